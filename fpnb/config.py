@@ -1,0 +1,148 @@
+"""Paths and run profiles: the one place that decides sizes, counts and epochs."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILE_ENV = "FPNB_PROFILE"
+PROFILE_NAMES = ("smoke", "quick", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every size, count and epoch of one run of the study."""
+
+    name: str
+    # data (fpnb.synth / fpnb.datasets)
+    image_height: int = 400
+    image_width: int = 275
+    n_identities: int = 400
+    n_impressions: int = 4
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    # identity toolbox (fpnb.identity)
+    n_match_identities: int = 100
+    # restoration (fpnb.restoration)
+    crop_size: int = 128
+    batch_size: int = 16
+    epochs: int = 20
+    steps_per_epoch: int = 100
+    n_eval_images: int = 200
+    # synthesis (fpnb.stylegan)
+    gan_resolution: int = 128
+    gan_channels: int = 128
+    gan_steps: int = 20000
+    gan_batch: int = 16
+    n_gan_samples: int = 500
+    # reconstruction and editing
+    encoder_steps: int = 5000
+    n_recon_eval: int = 200
+
+
+_PROFILES = {
+    "smoke": Profile(
+        "smoke", n_identities=12, n_impressions=2, n_match_identities=6,
+        crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4,
+        gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
+        encoder_steps=2, n_recon_eval=4,
+    ),
+    "quick": Profile(
+        "quick", n_identities=240, n_impressions=3, n_match_identities=60,
+        crop_size=128, batch_size=8, epochs=8, steps_per_epoch=60, n_eval_images=60,
+        gan_resolution=64, gan_channels=64, gan_steps=1500, gan_batch=16, n_gan_samples=200,
+        encoder_steps=1500, n_recon_eval=60,
+    ),
+    "full": Profile("full"),
+}
+
+
+def default_profile_name() -> str:
+    """The profile named by $FPNB_PROFILE, else ``smoke``."""
+    return os.environ.get(PROFILE_ENV) or "smoke"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """Return a profile by name (None: $FPNB_PROFILE or smoke) with typed overrides.
+
+    Unknown keys and values of the wrong type raise ValueError naming the key.
+    """
+    name = name or default_profile_name()
+    if name not in _PROFILES:
+        raise ValueError(f"profile: unknown profile {name!r}, expected one of {PROFILE_NAMES}")
+    base = _PROFILES[name]
+    fields = {f.name: f for f in dataclasses.fields(Profile)}
+    for key, value in overrides.items():
+        if key not in fields or key == "name":
+            raise ValueError(f"{key}: not a profile setting")
+        expected = type(getattr(base, key))
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise ValueError(f"{key}: expected {expected.__name__}, got {type(value).__name__}")
+    return dataclasses.replace(base, **overrides)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the study reads and writes; override the root with $FPNB_ROOT."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return Path(os.environ.get("FPNB_DATA", self.root / "data"))
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "weights"
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def runs(self) -> Path:
+        """Training runs: checkpoints and logs that resume after a crash (not committed)."""
+        return self.root / "runs"
+
+    def report_dir(self, profile: str | Profile) -> Path:
+        """``reports/<profile>/``, created on first use."""
+        name = profile.name if isinstance(profile, Profile) else profile
+        out = self.reports / name
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        (out / "metrics").mkdir(parents=True, exist_ok=True)
+        return out
+
+    def figure(self, profile: str | Profile, name: str) -> Path:
+        """Path of a report figure, e.g. ``figure(p, "01-classes.png")``."""
+        return self.report_dir(profile) / "figures" / name
+
+    def metrics_file(self, profile: str | Profile, name: str) -> Path:
+        """Path of a notebook's metrics JSON, which the report index reads."""
+        return self.report_dir(profile) / "metrics" / f"{name}.json"
+
+
+paths = Paths(Path(os.environ.get("FPNB_ROOT", Path(__file__).resolve().parent.parent)))
+
+
+def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
+    """Write a notebook's headline numbers as JSON for the report index."""
+    out = paths.metrics_file(profile, name)
+    out.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+    return out
+
+
+def shipped_profile() -> str:
+    """The profile the shipped weights were trained with (from their model cards), else smoke."""
+    names = set()
+    for card in sorted(paths.weights.glob("*.json")):
+        names.add(json.loads(card.read_text()).get("profile"))
+    for name in ("full", "quick"):
+        if name in names:
+            return name
+    return "smoke"

@@ -1,0 +1,157 @@
+"""fpnb's tasks: ``python tasks.py TASK`` on a bare python3, or ``invoke TASK`` once installed.
+
+Run as a script, this file creates ``.venv`` from ``requirements.lock`` when it is missing
+or stale, installs fpnb editable, and hands the task to invoke inside that environment.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".fpnb-installed"
+
+
+def _install_fingerprint() -> str:
+    """Hash of what the environment is built from: a change means reinstall."""
+    digest = hashlib.sha256()
+    for name in ("requirements.lock", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def install(python: Path = VENV_PYTHON) -> None:
+    """Create the venv if needed and install the locked dependencies and fpnb (editable)."""
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(_install_fingerprint())
+
+
+def _installed() -> bool:
+    return STAMP.exists() and STAMP.read_text() == _install_fingerprint()
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, in tasks and kernels
+
+if __name__ == "__main__":
+    if not _installed():
+        print("tasks.py: installing the locked environment into .venv (first run: a few minutes)")
+        install()
+    os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "invoke", "--search-root", str(ROOT), *sys.argv[1:]])
+
+from invoke import Exit, task  # noqa: E402  (only reached inside the environment)
+
+NOTEBOOK_TIMEOUT_S = 1800
+
+
+@task
+def setup(c):
+    """(Re)install the locked environment into .venv."""
+    install()
+
+
+@task
+def lock(c):
+    """Rewrite requirements.lock from the current environment (after editing requirements.in)."""
+    c.run(f"{VENV_PYTHON} -m pip install -q -r {ROOT / 'requirements.in'}")
+    frozen = c.run(f"{VENV_PYTHON} -m pip freeze --exclude-editable", hide=True).stdout
+    lines = [line.replace("+cpu", "") for line in frozen.splitlines() if line and not line.startswith("fpnb")]
+    header = (
+        "# Full pinned lock of fpnb's environment (pip freeze of requirements.in on CPython 3.11, linux x86_64).\n"
+        "# Regenerate: python tasks.py lock\n"
+    )
+    (ROOT / "requirements.lock").write_text(header + "\n".join(lines) + "\n")
+
+
+@task(help={"k": "pytest -k expression", "notebooks": "also run every notebook under nbval (default on)"})
+def test(c, k="", notebooks=True):
+    """pytest on tests/, then every notebook under nbval in the smoke profile."""
+    os.environ["FPNB_PROFILE"] = "smoke"
+    targets = "tests notebooks" if notebooks else "tests"
+    select = f"-k '{k}'" if k else ""
+    c.run(
+        f"{VENV_PYTHON} -m pytest {targets} -q --durations=15 --nbval-lax --nbval-current-env "
+        f"--nbval-cell-timeout={NOTEBOOK_TIMEOUT_S} {select}",
+        pty=False,
+    )
+
+
+@task(help={
+    "profile": "smoke / quick / full (default: the profile of the shipped weights, else smoke)",
+    "only": "rerun only the notebook whose name starts with this, e.g. 05",
+    "start": "resume the rebuild from the notebook whose name starts with this",
+    "retrain": "train even where matching shipped weights exist",
+})
+def report(c, profile=None, only=None, start=None, retrain=False):
+    """Run the numbered notebooks with papermill and build reports/<profile>/index.html."""
+    import json
+
+    from fpnb.config import paths, shipped_profile
+    from fpnb.report import NotebookFailed, build_index, discover, execute
+
+    profile = profile or shipped_profile()
+    out_dir = paths.report_dir(profile)
+    runs = discover(only=only)
+    if start is not None:
+        names = [r.source.name for r in runs]
+        first = next((i for i, n in enumerate(names) if n.startswith(start)), None)
+        if first is None:
+            raise Exit(f"report: no notebook starts with {start!r}", code=2)
+        runs = runs[first:]
+    times_file = out_dir / "wall_seconds.json"
+    wall = json.loads(times_file.read_text()) if (only or start) and times_file.exists() else {}
+    for run in runs:
+        print(f"report[{profile}]: {run.stem}", flush=True)
+        try:
+            wall[run.stem] = round(execute(run, profile, out_dir, retrain=retrain), 1)
+        except NotebookFailed as err:
+            raise Exit(f"report: {err}", code=1)
+        times_file.write_text(json.dumps(wall, indent=2) + "\n")
+    index = build_index(profile, wall, out_dir)
+    print(f"report: {index}")
+
+
+@task
+def bench(c):
+    """Run every benchmarks/bench_*.py; each writes its JSON under reports/bench/."""
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if not scripts:
+        raise Exit("bench: no benchmarks/bench_*.py yet", code=1)
+    for script in scripts:
+        c.run(f"{VENV_PYTHON} {script}")
+
+
+@task(help={"port": "port to listen on"})
+def lab(c, port=8888):
+    """Open the study in JupyterLab."""
+    c.run(f"{VENV_PYTHON} -m jupyter lab --notebook-dir={ROOT} --port={port}", pty=True)
+
+
+@task(help={"host": "interface to bind", "port": "port to listen on"})
+def serve(c, host="127.0.0.1", port=8000):
+    """Serve the restoration API and upload page (uvicorn)."""
+    from importlib.util import find_spec
+
+    if find_spec("fpnb.service") is None:
+        raise Exit("serve: the restoration service (fpnb.service, issue 7) has not landed yet", code=1)
+    c.run(f"{VENV_PYTHON} -m uvicorn fpnb.service:app --host {host} --port {port}", pty=True)
+
+
+@task
+def clean(c):
+    """Remove the smoke report, generated data and training runs (keeps the venv and weights)."""
+    import shutil
+
+    for path in (ROOT / "reports" / "smoke", ROOT / "reports" / "bench", ROOT / "runs"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (ROOT / "data").iterdir():
+        if path.name != "README.md":
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()

@@ -1,0 +1,35 @@
+import pytest
+
+from fpnb.config import PROFILE_NAMES, get_profile, paths, save_metrics
+
+
+def test_profiles_grow_from_smoke_to_full():
+    smoke, quick, full = (get_profile(n) for n in PROFILE_NAMES)
+    for field in ("n_identities", "epochs", "gan_steps", "encoder_steps"):
+        assert getattr(smoke, field) < getattr(quick, field) <= getattr(full, field), field
+
+
+def test_default_profile_comes_from_environment(monkeypatch):
+    monkeypatch.delenv("FPNB_PROFILE", raising=False)
+    assert get_profile().name == "smoke"
+    monkeypatch.setenv("FPNB_PROFILE", "quick")
+    assert get_profile().name == "quick"
+
+
+def test_overrides_are_typed():
+    assert get_profile("quick", epochs=3).epochs == 3
+    with pytest.raises(ValueError, match="epochs"):
+        get_profile("quick", epochs="3")
+    with pytest.raises(ValueError, match="epoch_count"):
+        get_profile("quick", epoch_count=3)
+    with pytest.raises(ValueError, match="profile"):
+        get_profile("huge")
+
+
+def test_save_metrics_writes_json():
+    out = save_metrics("smoke", "zz_test", {"a": 1.5})
+    try:
+        assert out.parent == paths.report_dir("smoke") / "metrics"
+        assert '"a": 1.5' in out.read_text()
+    finally:
+        out.unlink()

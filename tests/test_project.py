@@ -1,0 +1,72 @@
+"""House rules of the project: environment files agree, notebooks are clean, the report fails loudly."""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fpnb.config import paths
+from fpnb.report import NotebookFailed, NotebookRun, discover, execute
+
+ROOT = paths.root
+
+
+def _requirements(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+
+
+def test_environment_yml_matches_requirements_in():
+    env = (ROOT / "environment.yml").read_text()
+    pip_lines = {m.group(1) for m in re.finditer(r"^\s+- ([A-Za-z0-9_.-]+==\S+)\s*$", env, re.M)}
+    assert pip_lines == _requirements((ROOT / "requirements.in").read_text())
+
+
+def test_lock_pins_every_requirement_at_the_same_version():
+    lock = {}
+    for line in _requirements((ROOT / "requirements.lock").read_text()):
+        name, version = line.split("==")
+        lock[name.lower().replace("_", "-")] = version
+    for line in _requirements((ROOT / "requirements.in").read_text()):
+        name, version = line.split("==")
+        assert lock.get(name.lower()) == version, name
+    assert lock["torch"] == "2.13.0"
+
+
+@pytest.mark.parametrize("notebook", sorted(paths.notebooks.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_is_committed_clean_with_parameters(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "clear the outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged parameters"
+    assert "profile = None" in code[0].source
+    assert not any(line.startswith("def ") for c in code for line in c.source.splitlines()), \
+        "functions belong in fpnb"
+
+
+def test_discover_repeats_parameterised_notebooks(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["fpnb"] = {"runs": [{"loss": "mse"}, {"loss": "mae"}]}
+    nbformat.write(nb, tmp_path / "05_unet.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "01_data.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "scratch.ipynb")
+    stems = [run.stem for run in discover(tmp_path)]
+    assert stems == ["01_data", "05_unet_loss-mse", "05_unet_loss-mae"]
+    with pytest.raises(FileNotFoundError, match="07"):
+        discover(tmp_path, only="07")
+
+
+def test_broken_notebook_fails_naming_notebook_and_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("profile = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    source = tmp_path / "03_broken.ipynb"
+    nbformat.write(nb, source)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(NotebookFailed, match=r"03_broken\.ipynb failed in cell \d+ \(ValueError: boom\)"):
+        execute(NotebookRun(source, {}), "smoke", out_dir)
+    executed = json.loads((out_dir / "03_broken.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"] == {"profile": "smoke"}
