@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,24 @@ def install(python: Path = VENV_PYTHON) -> None:
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "-r", str(ROOT / "requirements.lock")], check=True)
     subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    _install_browser()
     STAMP.write_text(_install_fingerprint())
+
+
+def _install_browser() -> None:
+    """Debian's headless Chromium for the page test (playwright cannot download browsers here)."""
+    if shutil.which("chromium-headless-shell") or shutil.which("chromium"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("tasks.py: no Chromium; the browser test will skip (install chromium-headless-shell)")
+        return
+    quiet = {"stdout": subprocess.DEVNULL}
+    ok = subprocess.run(["apt-get", "update", "-qq"], **quiet).returncode == 0 and subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium-headless-shell"], **quiet,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    ).returncode == 0
+    if not ok:
+        print("tasks.py: apt-get could not install chromium-headless-shell; the browser test will skip")
 
 
 def _installed() -> bool:
@@ -138,18 +156,12 @@ def lab(c, port=8888):
 @task(help={"host": "interface to bind", "port": "port to listen on"})
 def serve(c, host="127.0.0.1", port=8000):
     """Serve the restoration API and upload page (uvicorn)."""
-    from importlib.util import find_spec
-
-    if find_spec("fpnb.service") is None:
-        raise Exit("serve: the restoration service (fpnb.service, issue 7) has not landed yet", code=1)
-    c.run(f"{VENV_PYTHON} -m uvicorn fpnb.service:app --host {host} --port {port}", pty=True)
+    c.run(f"{VENV_PYTHON} -m uvicorn --factory fpnb.service:create_app --host {host} --port {port}", pty=True)
 
 
 @task
 def clean(c):
     """Remove the smoke report, generated data and training runs (keeps the venv and weights)."""
-    import shutil
-
     for path in (ROOT / "reports" / "smoke", ROOT / "reports" / "bench", ROOT / "runs"):
         shutil.rmtree(path, ignore_errors=True)
     for path in (ROOT / "data").iterdir():
