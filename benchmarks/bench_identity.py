@@ -1,0 +1,61 @@
+"""Benchmark of the identity toolbox: extraction ms per 400x275 print, comparisons per second per matcher.
+
+Run as ``python benchmarks/bench_identity.py [--prints N] [--seed S]``; writes reports/bench/identity.json.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import time
+
+from fpnb import identity, synth
+from fpnb.config import paths
+
+
+def bench(n_prints: int, seed: int) -> dict:
+    """Time template extraction and all-pairs comparison of ``n_prints`` generated impressions."""
+    masters = synth.make_masters([seed * 100_000 + i for i in range(n_prints)])
+    images = [synth.make_impression(m, seed=m.seed * 10) for m in masters]
+    pairs = list(itertools.combinations(range(n_prints), 2))
+    results: dict = {"n_prints": n_prints, "n_comparisons": len(pairs), "image_shape": list(images[0].shape)}
+    start = time.perf_counter()
+    for image in images:
+        identity.extract_minutiae(image)
+    results["minutiae_extraction_ms"] = 1000 * (time.perf_counter() - start) / n_prints
+    start = time.perf_counter()
+    for image in images:
+        identity.nfiq2(image)
+    results["nfiq2_ms"] = 1000 * (time.perf_counter() - start) / n_prints
+    for name in identity.MATCHERS:
+        matcher = identity.get_matcher(name)
+        start = time.perf_counter()
+        for image in images:
+            matcher.template(image)
+        template_ms = 1000 * (time.perf_counter() - start) / n_prints
+        start = time.perf_counter()
+        matcher.scores((images[i], images[j]) for i, j in pairs)
+        per_second = len(pairs) / (time.perf_counter() - start)
+        results[name] = {"template_ms": template_ms, "comparisons_per_s": per_second,
+                         "comparisons_per_min": 60 * per_second}
+    return results
+
+
+def main() -> None:
+    """Parse arguments, run the benchmark, write and print the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prints", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    results = bench(args.prints, args.seed)
+    results["machine"] = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    out = paths.reports / "bench" / "identity.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(json.dumps(results, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Minutiae, matchers and quality behind one small interface (NIST NBIS and fingerprint-recognition).
+
+Images are float [0, 1] with dark ridges on white, possibly soft (model outputs); they are
+contrast-stretched before extraction. Minutiae angles are directions in [0, 2pi) counter-clockwise
+on screen from the +x (col) axis, as in ISO 19794-2 and ``fpnb.features``; an ending points
+into its ridge (MINDTCT's convention). Each matcher caches
+one template per image content, so a set of prints is extracted once and compared many times.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from fpnb.features import normalise
+
+ENDING, BIFURCATION = 0, 1
+BACKENDS = ("nbis", "fingerprint_recognition")
+# MINDTCT reliabilities below this are mostly fading-edge and background artefacts.
+MIN_QUALITY = 0.2
+
+
+@dataclass
+class Minutiae:
+    """Minutiae of one print as parallel arrays: x (col), y (row), angle (rad), kind, quality."""
+
+    x: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    angle: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    quality: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def __post_init__(self) -> None:
+        self.x = np.asarray(self.x, np.float32).ravel()
+        self.y = np.asarray(self.y, np.float32).ravel()
+        self.angle = np.mod(np.asarray(self.angle, np.float32).ravel(), 2 * np.pi).astype(np.float32)
+        self.kind = np.asarray(self.kind, np.int8).ravel()
+        self.quality = np.asarray(self.quality, np.float32).ravel()
+        sizes = {len(self.x), len(self.y), len(self.angle), len(self.kind), len(self.quality)}
+        if len(sizes) != 1:
+            raise ValueError(f"minutiae: fields have different lengths {sorted(sizes)}")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def select(self, keep: np.ndarray) -> Minutiae:
+        """The subset given by a boolean mask or index array."""
+        return Minutiae(self.x[keep], self.y[keep], self.angle[keep], self.kind[keep], self.quality[keep])
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with columns x, y, angle, kind, quality."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"x": self.x, "y": self.y, "angle": self.angle, "kind": self.kind, "quality": self.quality}
+        )
+
+
+def to_uint8(image: np.ndarray, percentile: float = 1.0) -> np.ndarray:
+    """Contrast-stretched 8-bit grey image (dark ridges on white) for the extractors."""
+    return np.rint(normalise(image, percentile) * 255).astype(np.uint8)
+
+
+def image_key(image: np.ndarray) -> str:
+    """Content hash of an image, the cache key of its template."""
+    array = np.ascontiguousarray(image)
+    digest = hashlib.blake2b(array.tobytes(), digest_size=16)
+    digest.update(f"{array.shape}{array.dtype}".encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=2)
+def _nbis_extractor(compute_nfiq2: bool) -> Any:
+    import nbis
+
+    settings = nbis.NbisExtractorSettings(
+        min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=compute_nfiq2, ppi=500.0
+    )
+    return nbis.new_nbis_extractor(settings)
+
+
+def _nbis_template(image: np.ndarray, compute_nfiq2: bool = False) -> Any:
+    import cv2
+
+    ok, png = cv2.imencode(".png", to_uint8(image))
+    if not ok:
+        raise ValueError("image: could not be encoded")
+    return _nbis_extractor(compute_nfiq2).extract_minutiae(png.tobytes())
+
+
+def _from_nbis(template: Any) -> Minutiae:
+    import nbis
+
+    found = template.get()
+    return Minutiae(
+        x=[m.x() for m in found],
+        y=[m.y() for m in found],
+        angle=[np.radians(m.angle()) for m in found],
+        kind=[BIFURCATION if m.kind() == nbis.MinutiaKind.BIFURCATION else ENDING for m in found],
+        quality=[m.reliability() for m in found],
+    )
+
+
+def _from_fingerprint_recognition(features: Any) -> Minutiae:
+    from fingerprint_recognition import MinutiaKind
+
+    found = features.minutiae
+    # The package's orientations turn clockwise on screen; ours turn counter-clockwise.
+    return Minutiae(
+        x=[m.x for m in found],
+        y=[m.y for m in found],
+        angle=np.mod([-m.angle for m in found], np.pi),
+        kind=[BIFURCATION if m.kind == MinutiaKind.BIFURCATION else ENDING for m in found],
+        quality=np.ones(len(found)),
+    )
+
+
+def extract_minutiae(image: np.ndarray, backend: str = "nbis", min_quality: float = MIN_QUALITY) -> Minutiae:
+    """Minutiae of a grey print; ``fingerprint_recognition`` angles are ridge orientations (mod pi)."""
+    if backend == "nbis":
+        minutiae = _from_nbis(_nbis_template(image))
+    elif backend == "fingerprint_recognition":
+        from fingerprint_recognition import extract_features
+
+        minutiae = _from_fingerprint_recognition(extract_features(to_uint8(image)))
+    else:
+        raise ValueError(f"backend: unknown {backend!r}, expected one of {BACKENDS}")
+    return minutiae.select(minutiae.quality >= min_quality)
+
+
+def nfiq2(image: np.ndarray) -> float:
+    """NIST NFIQ 2 quality score (0-100, higher is better) of a grey print."""
+    return float(_nbis_template(image, compute_nfiq2=True).quality().score)
+
+
+class Matcher(Protocol):
+    """A fingerprint comparator: higher scores mean more likely the same finger."""
+
+    name: str
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Similarity of two grey prints."""
+        ...
+
+    def scores(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Similarities of many pairs of grey prints."""
+        ...
+
+
+class _CachedMatcher:
+    """Template cache keyed by image content; subclasses define ``_template`` and ``_compare``."""
+
+    name = "base"
+
+    def __init__(self, cache_size: int = 4096) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+
+    def template(self, image: np.ndarray) -> Any:
+        """The matcher's template of an image, extracted once and cached."""
+        key = image_key(image)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        template = self._template(image)
+        self._cache[key] = template
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return template
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Similarity of two grey prints."""
+        return float(self._compare(self.template(a), self.template(b)))
+
+    def scores(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Similarities of many pairs of grey prints."""
+        return np.array([self.score(a, b) for a, b in pairs], dtype=np.float64)
+
+    def _template(self, image: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _compare(self, a: Any, b: Any) -> float:
+        raise NotImplementedError
+
+
+class Bozorth3Matcher(_CachedMatcher):
+    """NIST MINDTCT minutiae + Bozorth3 (score > ~40 is a likely match at 500 ppi)."""
+
+    name = "bozorth3"
+
+    def _template(self, image: np.ndarray) -> Any:
+        return _nbis_template(image)
+
+    def _compare(self, a: Any, b: Any) -> float:
+        return a.compare(b)
+
+
+class FingerprintRecognitionMatcher(_CachedMatcher):
+    """fingerprint-recognition: Gabor enhancement, ORB alignment, count of paired minutiae."""
+
+    name = "fingerprint_recognition"
+
+    def _template(self, image: np.ndarray) -> Any:
+        from fingerprint_recognition import extract_features
+
+        return extract_features(to_uint8(image))
+
+    def _compare(self, a: Any, b: Any) -> float:
+        from fingerprint_recognition import match_features
+
+        return match_features(a, b).score
+
+
+MATCHERS = {cls.name: cls for cls in (Bozorth3Matcher, FingerprintRecognitionMatcher)}
+
+
+def get_matcher(name: str = "bozorth3") -> Matcher:
+    """A fresh matcher by name: ``bozorth3`` or ``fingerprint_recognition``."""
+    if name not in MATCHERS:
+        raise ValueError(f"matcher: unknown {name!r}, expected one of {tuple(MATCHERS)}")
+    return MATCHERS[name]()
+
+
+def comparison_pairs(
+    labels: Sequence[int], max_impostor: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of all genuine comparisons and of impostor comparisons.
+
+    Impostors compare the first impression of each identity with the first of every other;
+    ``max_impostor`` draws a seeded subset of them.
+    """
+    labels = np.asarray(labels)
+    i, j = np.triu_indices(len(labels), 1)
+    same = labels[i] == labels[j]
+    genuine = np.stack([i[same], j[same]], axis=1)
+    _, first = np.unique(labels, return_index=True)
+    a, b = np.triu_indices(len(first), 1)
+    impostor = np.stack([first[a], first[b]], axis=1)
+    if max_impostor is not None and len(impostor) > max_impostor:
+        chosen = np.random.default_rng(seed).choice(len(impostor), max_impostor, replace=False)
+        impostor = impostor[np.sort(chosen)]
+    return genuine, impostor
+
+
+def score_pairs(
+    matcher: Matcher, images: Sequence[np.ndarray], genuine: np.ndarray, impostor: np.ndarray
+) -> Any:
+    """DataFrame of one matcher's scores: columns i, j, genuine (bool), score, matcher."""
+    import pandas as pd
+
+    pairs = np.concatenate([genuine, impostor]).reshape(-1, 2)
+    scores = matcher.scores((images[i], images[j]) for i, j in pairs)
+    return pd.DataFrame(
+        {
+            "i": pairs[:, 0],
+            "j": pairs[:, 1],
+            "genuine": np.arange(len(pairs)) < len(genuine),
+            "score": scores,
+            "matcher": matcher.name,
+        }
+    )

@@ -1,0 +1,149 @@
+"""The study's one definition of every metric: pixel, minutiae and verification scores.
+
+Pixel metrics compare float images in [0, 1] with dark ridges on white (data_range 1).
+Verification scores are similarities: higher means "same finger"; a pair is accepted when
+its score is >= the threshold.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fpnb.identity import Minutiae
+
+FARS = {"1e-2": 1e-2, "1e-3": 1e-3, "1e-4": 1e-4}
+
+
+def _pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred: shape {pred.shape} differs from target {target.shape}")
+    return pred, target
+
+
+def mae(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean absolute error."""
+    pred, target = _pair(pred, target)
+    return float(np.mean(np.abs(pred - target)))
+
+
+def psnr(pred: np.ndarray, target: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB with data_range 1 (inf for identical images)."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    pred, target = _pair(pred, target)
+    if np.array_equal(pred, target):
+        return float("inf")
+    return float(peak_signal_noise_ratio(target, pred, data_range=1.0))
+
+
+def ssim(pred: np.ndarray, target: np.ndarray) -> float:
+    """Structural similarity (skimage defaults: 7x7 window) with data_range 1."""
+    from skimage.metrics import structural_similarity
+
+    pred, target = _pair(pred, target)
+    return float(structural_similarity(target, pred, data_range=1.0))
+
+
+def pixel_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """MAE, PSNR and SSIM of one prediction against its target."""
+    return {"mae": mae(pred, target), "psnr": psnr(pred, target), "ssim": ssim(pred, target)}
+
+
+def minutiae_prf(
+    pred: Minutiae, target: Minutiae, radius: float = 10.0, angle_deg: float = 30.0
+) -> dict[str, float]:
+    """Precision, recall, F1 of one-to-one minutiae pairs within ``radius`` px and ``angle_deg``."""
+    from scipy.optimize import linear_sum_assignment
+
+    n_pred, n_target = len(pred), len(target)
+    tp = 0
+    if n_pred and n_target:
+        distance = np.hypot(pred.x[:, None] - target.x[None, :], pred.y[:, None] - target.y[None, :])
+        turn = np.abs(np.mod(pred.angle[:, None] - target.angle[None, :] + np.pi, 2 * np.pi) - np.pi)
+        feasible = (distance <= radius) & (turn <= np.radians(angle_deg))
+        cost = np.where(feasible, distance, radius * 1e3 + 1.0)
+        rows, cols = linear_sum_assignment(cost)
+        tp = int(feasible[rows, cols].sum())
+    fp, fn = n_pred - tp, n_target - tp
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_target if n_target else 0.0
+    f1 = 2 * tp / (n_pred + n_target) if n_pred + n_target else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def _scores(values: Any) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64).ravel()
+    if array.size == 0:
+        raise ValueError("scores: empty")
+    return array
+
+
+def det_curve(genuine: Any, impostor: Any) -> Any:
+    """DataFrame (threshold, far, frr) over every distinct score, thresholds ascending."""
+    import pandas as pd
+
+    genuine, impostor = _scores(genuine), _scores(impostor)
+    thresholds = np.unique(np.concatenate([genuine, impostor, [np.inf]]))
+    genuine_sorted, impostor_sorted = np.sort(genuine), np.sort(impostor)
+    far = 1.0 - np.searchsorted(impostor_sorted, thresholds, side="left") / impostor.size
+    frr = np.searchsorted(genuine_sorted, thresholds, side="left") / genuine.size
+    return pd.DataFrame({"threshold": thresholds, "far": far, "frr": frr})
+
+
+def threshold_at_far(impostor: Any, far: float) -> float:
+    """Smallest threshold with false accept rate (impostor >= threshold) <= ``far``.
+
+    It lies just above the highest impostor score that must be refused (-inf if none must).
+    """
+    ranked = np.sort(_scores(impostor))[::-1]
+    allowed = int(np.floor(far * ranked.size + 1e-9))
+    if allowed >= ranked.size:
+        return float("-inf")
+    return float(np.nextafter(ranked[allowed], np.inf))
+
+
+def verification_metrics(genuine: Any, impostor: Any) -> dict[str, Any]:
+    """EER (with its threshold) and TAR at FAR 1e-2, 1e-3, 1e-4, plus the thresholds used.
+
+    With n impostor scores, FARs below 1/n are only resolved as "no impostor accepted";
+    ``n_impostor`` is returned so readers can judge that.
+    """
+    curve = det_curve(genuine, impostor)
+    gap = np.abs(curve["far"].to_numpy() - curve["frr"].to_numpy())
+    best = int(np.argmin(gap))
+    genuine = _scores(genuine)
+    result: dict[str, Any] = {
+        "eer": float((curve["far"].iloc[best] + curve["frr"].iloc[best]) / 2),
+        "threshold_eer": float(curve["threshold"].iloc[best]),
+        "n_genuine": int(genuine.size),
+        "n_impostor": int(_scores(impostor).size),
+    }
+    thresholds = {}
+    for label, far in FARS.items():
+        threshold = threshold_at_far(impostor, far)
+        thresholds[f"far_{label}"] = threshold
+        result[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
+    result["thresholds"] = thresholds
+    return result
+
+
+def bootstrap_ci(
+    values: Any,
+    stat: Callable[[np.ndarray], float] = np.mean,
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of ``stat`` over ``values``."""
+    values = np.asarray(values)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(values), size=(n, len(values)))
+    stats = np.array([stat(values[d]) for d in draws], dtype=np.float64)
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)

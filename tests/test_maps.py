@@ -1,0 +1,41 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fpnb.identity import Minutiae  # noqa: E402
+from fpnb.maps import CHANNELS, draw_minutiae, minutiae_map  # noqa: E402
+
+MINUTIAE = Minutiae(x=[50, 120, 200], y=[60, 200, 330], angle=[0.0, np.pi / 2, np.pi], kind=[0, 1, 0],
+                    quality=[1, 1, 1])
+
+
+def test_map_channels_peaks_and_lines():
+    out = minutiae_map(MINUTIAE, np.array([[300.0, 100.0]]), (400, 275), sigma=3.0, line_length=15)
+    assert out.shape == (3, 400, 275) and out.dtype == np.float32 and len(CHANNELS) == 3
+    assert out.min() >= 0 and out.max() <= 1
+    assert out[0, 60, 50] == 1.0 and out[0, 330, 200] == 1.0 and out[1, 200, 120] == 1.0
+    assert out[2, 300, 100] == 1.0 and out[2].sum() < 2 * np.pi * 9 * 1.1  # one dot, no line
+    # Lines: the ending at angle 0 points right, the bifurcation at pi/2 points up (rows decrease).
+    assert out[0, 60, 64] > 0.9 and out[0, 60, 36] < 0.05
+    assert out[1, 186, 120] > 0.9 and out[1, 214, 120] < 0.05
+    assert out[0, 330, 186] > 0.9
+    # Nothing leaks into other channels or elsewhere: not seed 001's two-whole-rows bug.
+    assert out[1, 60, 50] == 0 and out[0, 200, 120] == 0
+    assert (out[0, 100:150] == 0).all()
+
+
+def test_gaussian_dot_profile():
+    first = MINUTIAE.select(np.array([True, False, False]))
+    out = minutiae_map(first, None, (120, 120), sigma=3.0, line_length=0)
+    assert np.isclose(out[0, 60, 53], np.exp(-9 / 18), atol=0.02)  # 3 px left: exp(-d^2 / 2 sigma^2)
+    assert out[1].max() == 0 and out[2].max() == 0
+
+
+def test_draw_minutiae_marks_every_minutia():
+    fig, ax = plt.subplots()
+    draw_minutiae(ax, np.ones((400, 275)), MINUTIAE, singular_points=np.array([[300, 100]]), title="t")
+    assert len(ax.collections) >= 4  # 2 marker sets, 2 line sets, singular points
+    plt.close(fig)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from fpnb.identity import Minutiae
+from fpnb.metrics import (
+    bootstrap_ci,
+    det_curve,
+    mae,
+    minutiae_prf,
+    pixel_metrics,
+    psnr,
+    ssim,
+    threshold_at_far,
+    verification_metrics,
+)
+
+
+def test_pixel_metrics_match_hand_computed_values():
+    target = np.zeros((4, 4))
+    pred = np.full((4, 4), 0.1)
+    assert mae(pred, target) == pytest.approx(0.1)
+    assert psnr(pred, target) == pytest.approx(20.0)  # 10 log10(1 / 0.01)
+    assert psnr(target, target) == float("inf")
+    image = np.random.default_rng(0).random((32, 32))
+    assert ssim(image, image) == pytest.approx(1.0)
+    assert set(pixel_metrics(image, image)) == {"mae", "psnr", "ssim"}
+    with pytest.raises(ValueError, match="shape"):
+        mae(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_minutiae_prf_is_one_to_one_with_radius_and_angle():
+    target = Minutiae(x=[10, 50, 90], y=[10, 50, 90], angle=[0, 0, 0], kind=[0, 1, 0], quality=[1, 1, 1])
+    pred = Minutiae(
+        x=[12, 11, 50, 200], y=[10, 10, 58, 200], angle=[0.1, 0.0, np.pi, 0], kind=[0, 0, 1, 0],
+        quality=[1, 1, 1, 1],
+    )
+    # (12,10) and (11,10) compete for one target; (50,58) is close but points the other way.
+    result = minutiae_prf(pred, target, radius=10.0, angle_deg=30.0)
+    assert (result["tp"], result["fp"], result["fn"]) == (1, 3, 2)
+    assert result["precision"] == pytest.approx(0.25)
+    assert result["recall"] == pytest.approx(1 / 3)
+    assert result["f1"] == pytest.approx(2 * 1 / 7)
+    assert minutiae_prf(target, target)["f1"] == 1.0
+    assert minutiae_prf(Minutiae(), target)["recall"] == 0.0
+
+
+def test_angle_tolerance_wraps_around_the_circle():
+    a = Minutiae(x=[0], y=[0], angle=[np.radians(355)], kind=[0], quality=[1])
+    b = Minutiae(x=[0], y=[0], angle=[np.radians(5)], kind=[0], quality=[1])
+    assert minutiae_prf(a, b, angle_deg=15)["tp"] == 1
+    assert minutiae_prf(a, b, angle_deg=5)["tp"] == 0
+
+
+def test_separable_scores_have_zero_eer_and_full_tar():
+    genuine, impostor = np.array([10, 11, 12, 13]), np.array([1, 2, 3, 4, 5])
+    result = verification_metrics(genuine, impostor)
+    assert result["eer"] == 0.0
+    assert 5 < result["threshold_eer"] <= 10
+    assert result["tar_at_far_1e-2"] == result["tar_at_far_1e-4"] == 1.0
+    assert set(result["thresholds"]) == {"far_1e-2", "far_1e-3", "far_1e-4"}
+
+
+def test_eer_and_tar_on_overlapping_scores():
+    genuine = np.array([3, 5, 6, 8])
+    impostor = np.array([1, 2, 4, 7])
+    # Accept score >= 5: impostor 7 gets in (FAR 1/4), genuine 3 is refused (FRR 1/4).
+    result = verification_metrics(genuine, impostor)
+    assert result["eer"] == pytest.approx(0.25)
+    assert result["threshold_eer"] == 5
+    assert 4 < threshold_at_far(impostor, 0.25) <= 4 + 1e-9  # only 7 accepted
+    assert 7 < threshold_at_far(impostor, 0.0) <= 7 + 1e-9
+    assert threshold_at_far(impostor, 1.0) == -np.inf
+    curve = det_curve(genuine, impostor)
+    assert list(curve.columns) == ["threshold", "far", "frr"]
+    assert curve["far"].is_monotonic_decreasing and curve["frr"].is_monotonic_increasing
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
+    values = np.random.default_rng(1).normal(5.0, 1.0, 400)
+    lo, hi = bootstrap_ci(values, n=300, seed=3)
+    assert lo < values.mean() < hi and hi - lo < 0.4
+    assert bootstrap_ci(values, n=300, seed=3) == (lo, hi)
+    assert bootstrap_ci(np.ones(10), n=50) == (1.0, 1.0)
