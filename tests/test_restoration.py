@@ -1,0 +1,143 @@
+"""Restoration builders, losses, Pix2Pix and prediction on tiny models and random arrays."""
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from fpnb import restoration as r  # noqa: E402
+
+
+def _tiny(name):
+    """Each builder at a test-sized width."""
+    return {
+        "conv_dense": lambda: r.conv_dense((32, 32, 3), filters=(4, 4, 4), hidden_units=8),
+        "autoencoder": lambda: r.autoencoder((4, 4, 4)),
+        "unet": lambda: r.unet(depth=4, base_filters=4),
+        "unet_seed": lambda: r.unet(**{**r.SEED_UNET, "base_filters": 4}),
+        "pix2pix": lambda: r.Pix2Pix(r.pix2pix_generator(depth=5, base_filters=4, max_filters=8),
+                                     r.patchgan_discriminator(base_filters=4)),
+    }[name]()
+
+
+def test_registry_names():
+    assert set(r.MODELS) == {"conv_dense", "autoencoder", "unet", "unet_seed", "pix2pix"}
+    assert set(r.LOSSES) == {"mse", "mae", "ms_ssim", "ms_ssim_l1"}
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "unet", "unet_seed", "pix2pix"])
+@pytest.mark.parametrize("shape", [(400, 275), (33, 47)])
+def test_fully_convolutional_keeps_size(name, shape):
+    model = _tiny(name)
+    multiple = r.network_multiple(model)
+    padded = tuple(-(-s // multiple) * multiple for s in shape)
+    assert r.inference_network(model)(np.zeros((1, *padded, 3), np.float32)).shape == (1, *padded, 1)
+    assert r.predict_image(model, np.zeros((*shape, 3), np.uint8)).shape == shape
+
+
+def test_network_multiples():
+    assert r.network_multiple(r.unet(depth=3, base_filters=4)) == 8
+    assert r.network_multiple(r.autoencoder((4, 4, 4))) == 8
+    assert r.network_multiple(_tiny("pix2pix")) == 32
+
+
+def test_conv_dense_fixed_shape_and_tiled_prediction():
+    model = _tiny("conv_dense")
+    assert model(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, 32, 32, 1)
+    out = r.predict_image(model, np.full((400, 275, 3), 200, np.uint8))
+    assert out.shape == (400, 275) and out.dtype == np.float32
+
+
+def test_default_sizes_are_documented():
+    assert r.unet().count_params() == pytest.approx(7.76e6, rel=0.01)
+    assert r.unet_seed().count_params() == pytest.approx(1.0e6, rel=0.1)
+
+
+def test_patchgan_is_conditional_and_patchwise():
+    disc = r.patchgan_discriminator(base_filters=4)
+    logits = disc([np.zeros((1, 64, 48, 3), np.float32), np.zeros((1, 64, 48, 1), np.float32)])
+    assert logits.shape == (1, 8, 6, 1)
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((37, 29), np.uint8),
+    np.random.default_rng(0).random((37, 29, 1)).astype(np.float32),
+    np.random.default_rng(1).integers(0, 256, (37, 29, 3), dtype=np.uint8),
+    np.random.default_rng(2).integers(0, 256, (37, 29, 4), dtype=np.uint8),
+], ids=["grey", "grey1", "rgb", "rgba"])
+def test_predict_image_any_mode(image):
+    out = r.predict_image(r.unet(depth=2, base_filters=4), image)
+    assert out.shape == (37, 29) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_rgba_composited_over_white():
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    assert np.all(r.to_rgb_float(rgba) == 1.0)
+    with pytest.raises(ValueError):
+        r.to_rgb_float(np.zeros((2, 2, 2), np.uint8))
+
+
+def test_predict_batch_matches_predict_image():
+    model = r.autoencoder((4, 4, 4))
+    images = np.random.default_rng(3).integers(0, 256, (3, 20, 30, 3), dtype=np.uint8)
+    batch = r.predict_batch(model, images, batch_size=2)
+    assert batch.shape == (3, 20, 30)
+    np.testing.assert_allclose(batch[1], r.predict_image(model, images[1]), atol=1e-5)
+
+
+def test_ms_ssim_identity_zero_and_finite_gradients():
+    rng = np.random.default_rng(0)
+    y = tf.constant(rng.random((2, 64, 64, 1)), tf.float32)
+    np.testing.assert_allclose(r.ms_ssim_loss(y, y).numpy(), 0.0, atol=1e-6)
+    for start in (y, tf.zeros_like(y), 1.0 - y, tf.fill(y.shape, 0.5)):
+        pred = tf.Variable(start)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(r.ms_ssim_l1(y, pred))
+        grad = tape.gradient(loss, pred)
+        assert np.isfinite(loss.numpy()) and np.all(np.isfinite(grad.numpy()))
+
+
+def test_ms_ssim_matches_tensorflow_and_falls_back_on_small_crops():
+    rng = np.random.default_rng(1)
+    a = tf.constant(rng.random((2, 64, 64, 1)), tf.float32)
+    b = tf.clip_by_value(a + 0.1 * tf.constant(rng.normal(size=a.shape), tf.float32), 0, 1)
+    weights = np.array(r._MS_SSIM_WEIGHTS[:3]) / sum(r._MS_SSIM_WEIGHTS[:3])
+    expected = tf.image.ssim_multiscale(a, b, 1.0, power_factors=weights.tolist(), filter_size=7)
+    np.testing.assert_allclose(r.ms_ssim(a, b).numpy(), expected.numpy(), rtol=1e-4)
+    assert r.ms_ssim_scales(20, 20) == 2 and r.ms_ssim_scales(64, 64) == 3
+    assert np.all(np.isfinite(r.ms_ssim_loss(a[:, :20, :20], b[:, :20, :20]).numpy()))
+    with pytest.raises(ValueError):
+        r.ms_ssim_scales(5, 5)
+
+
+def test_loss_parts_add_up():
+    y = tf.fill((1, 32, 32, 1), 0.8)
+    p = tf.fill((1, 32, 32, 1), 0.2)
+    parts = r.ms_ssim_l1_parts(y, p)
+    np.testing.assert_allclose(parts["l1"].numpy(), 0.6, rtol=1e-5)
+    np.testing.assert_allclose(parts["loss"].numpy(),
+                               0.84 * parts["ms_ssim_loss"].numpy() + 0.16 * 0.6, rtol=1e-5)
+    for name, loss in r.LOSSES.items():
+        assert loss(y, y).shape == (1,), name
+
+
+def test_pix2pix_train_step_returns_losses():
+    keras.utils.set_random_seed(0)
+    model = _tiny("pix2pix")
+    model.d_steps = 2
+    model.compile()
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((2, 32, 32, 3)), tf.float32)
+    y = tf.constant(rng.random((2, 32, 32, 1)), tf.float32)
+    d_before = [v.numpy().copy() for v in model.discriminator.trainable_variables]
+    logs = model.train_step((x, y))
+    assert {"g_loss", "g_gan", "g_l1", "d_loss", "d_real_acc", "d_fake_acc"} <= set(logs)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    np.testing.assert_allclose(float(logs["g_loss"]),
+                               float(logs["g_gan"]) + 100 * float(logs["g_l1"]), rtol=1e-4)
+    assert int(model.d_optimizer.iterations.numpy()) == 2
+    assert int(model.g_optimizer.iterations.numpy()) == 1
+    d_after = model.discriminator.trainable_variables
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(d_before, d_after))
+    assert {"loss", "mae", "psnr", "ssim"} <= set(model.test_step((x, y)))

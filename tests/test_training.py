@@ -1,0 +1,138 @@
+"""The training routine: learning, resume after a crash, atomic checkpoints, model cards."""
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from fpnb import restoration as r  # noqa: E402
+from fpnb import training  # noqa: E402
+from fpnb.config import get_profile  # noqa: E402
+
+CROP = 32
+
+
+def _toy_pairs(n=16, seed=0):
+    """A learnable toy task: the target is the input's grey level (dark ridges on white)."""
+    rng = np.random.default_rng(seed)
+    grey = rng.random((n, CROP, CROP, 1)).astype(np.float32)
+    rgb = np.repeat(grey, 3, axis=-1)
+    return rgb, grey
+
+
+def _datasets(batch=4):
+    x, y = _toy_pairs()
+    train = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(batch)
+    val = tf.data.Dataset.from_tensor_slices(_toy_pairs(8, seed=1)).batch(batch)
+    return train, val
+
+
+def _tiny_unet(seed=0, loss="mse", learning_rate=1e-2):
+    keras.utils.set_random_seed(seed)
+    return r.compile_model(r.unet(depth=2, base_filters=4, dropout=0.0), loss, learning_rate)
+
+
+def _fit(model, run_dir, epochs, **kwargs):
+    train, val = _datasets()
+    return training.fit(model, train, val, run_dir, epochs=epochs, steps_per_epoch=3,
+                        validation_steps=2, seed=0, verbose=0, **kwargs)
+
+
+def test_loss_decreases_on_toy_task(tmp_path):
+    history = _fit(_tiny_unet(), tmp_path, epochs=4)
+    assert list(history["epoch"]) == [1, 2, 3, 4]
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert {"val_loss", "val_mae", "val_psnr", "val_ssim", "time_s"} <= set(history.columns)
+    assert (tmp_path / "log.csv").exists() and (tmp_path / "history.json").exists()
+
+
+class _Crash(keras.callbacks.Callback):
+    """Raise in the middle of a chosen epoch, like a killed process."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.crash_epoch = epoch
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == self.crash_epoch and batch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_after_crash_continues_history(tmp_path):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(_tiny_unet(), tmp_path, epochs=3, callbacks=[_Crash(epoch=2)])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    model = _tiny_unet(seed=1)
+    history = _fit(model, tmp_path, epochs=3)
+    assert list(history["epoch"]) == [1, 2, 3]
+    saved_iterations = int(model.optimizer.iterations.numpy())
+    assert saved_iterations == 9  # 2 epochs restored + 1 resumed, 3 steps each
+    best_epoch = json.loads((tmp_path / "state.json").read_text())["best_epoch"]
+    assert sorted(p.name for p in tmp_path.glob("*-0*")) == sorted([
+        "epoch-0003.optimizer.npz", "epoch-0003.weights.h5", f"best-{best_epoch:04d}.weights.h5"])
+    assert not list(tmp_path.glob(".*tmp*"))
+    again = _fit(_tiny_unet(seed=2), tmp_path, epochs=3)
+    assert again.equals(history)
+
+
+def test_checkpoint_is_atomic_with_ms_ssim_l1(tmp_path, monkeypatch):
+    real_replace = training.os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith("epoch-0002.weights.h5"):
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(training.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        _fit(_tiny_unet(loss="ms_ssim_l1"), tmp_path, epochs=2)
+    monkeypatch.setattr(training.os, "replace", real_replace)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 1 and not (tmp_path / "epoch-0002.weights.h5").exists()
+    history = _fit(_tiny_unet(loss="ms_ssim_l1"), tmp_path, epochs=2)
+    assert list(history["epoch"]) == [1, 2] and np.isfinite(history["loss"]).all()
+
+
+def test_early_stopping(tmp_path):
+    history = _fit(_tiny_unet(learning_rate=0.0), tmp_path, epochs=6, patience=2)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert list(history["epoch"]) == [1, 2, 3]  # val_loss never improves on epoch 1
+    assert state["stopped"] and state["best_epoch"] == 1
+    assert list(_fit(_tiny_unet(), tmp_path, epochs=6, patience=2)["epoch"]) == [1, 2, 3]
+
+
+def test_fit_trains_pix2pix(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = r.Pix2Pix(r.pix2pix_generator(depth=3, base_filters=4, max_filters=8),
+                      r.patchgan_discriminator(base_filters=4, n_layers=2))
+    model.compile()
+    _fit(model, tmp_path / "a", epochs=1)
+    history = _fit(model, tmp_path / "a", epochs=2)
+    assert list(history["epoch"]) == [1, 2]
+    assert {"g_loss", "d_loss", "val_loss", "val_ssim"} <= set(history.columns)
+    assert int(model.d_optimizer.iterations.numpy()) == 6
+    generator = training.load_restoration_model(training.save_model(model, tmp_path / "p2p.keras"))
+    assert generator.name == "pix2pix_generator"
+    assert r.predict_image(generator, np.zeros((40, 27), np.uint8)).shape == (40, 27)
+
+
+def test_save_load_and_model_card(tmp_path):
+    model = _tiny_unet()
+    path = training.save_model(model, tmp_path / "unet_mse.keras")
+    image = np.random.default_rng(0).integers(0, 256, (45, 30, 3), dtype=np.uint8)
+    loaded = training.load_restoration_model(path)
+    np.testing.assert_allclose(r.predict_image(loaded, image), r.predict_image(model, image), atol=1e-6)
+    card_path = training.save_model_card(path, get_profile("smoke"), "abc123", {"ssim": 0.5})
+    card = json.loads(card_path.read_text())
+    assert card_path.name == "unet_mse.json"
+    assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert card["profile"] == "smoke" and card["data_manifest_hash"] == "abc123"
+    assert card["params"] == model.count_params() and card["metrics"] == {"ssim": 0.5}
