@@ -44,7 +44,7 @@ class Profile:
 
 _PROFILES = {
     "smoke": Profile(
-        "smoke", n_identities=12, n_impressions=2, n_match_identities=6,
+        "smoke", n_identities=20, n_impressions=2, n_match_identities=6,
         crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4,
         gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
         encoder_steps=2, n_recon_eval=4,
@@ -121,6 +121,12 @@ class Paths:
     def figure(self, profile: str | Profile, name: str) -> Path:
         """Path of a report figure, e.g. ``figure(p, "01-classes.png")``."""
         return self.report_dir(profile) / "figures" / name
+
+    def table(self, profile: str | Profile, name: str) -> Path:
+        """Path of a per-item CSV table that a later notebook reads (e.g. per-image scores)."""
+        out = self.report_dir(profile) / "tables"
+        out.mkdir(exist_ok=True)
+        return out / f"{name}.csv"
 
     def metrics_file(self, profile: str | Profile, name: str) -> Path:
         """Path of a notebook's metrics JSON, which the report index reads."""

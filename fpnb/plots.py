@@ -1,0 +1,69 @@
+"""Figures the notebooks share: image grids, learning curves, saving under reports/."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fpnb.config import Profile, paths
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], row_titles: Sequence[str] = (),
+               col_titles: Sequence[str] = (), size: float = 2.6) -> Figure:
+    """Images in a grid (grey ones on a fixed [0, 1] scale), titled by row and column."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * 1.45 * n_rows), squeeze=False)
+    for r, images in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                image = images[c]
+                ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1 if image.dtype != np.uint8 else 255)
+            else:
+                ax.set_axis_off()
+            if r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=9)
+            if c == 0 and r < len(row_titles):
+                ax.set_ylabel(row_titles[r], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
+    """Training and validation curves of every logged quantity, one panel per quantity."""
+    names = [c for c in history.columns if not c.startswith("val_") and c not in ("epoch", "seconds", "lr")]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
+    epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, history[name], "o-", label="train")
+        if f"val_{name}" in history:
+            ax.plot(epochs, history[f"val_{name}"], "s--", label="validation")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+    axes[0, 0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, profile: str | Profile, name: str, dpi: int = 80) -> None:
+    """Save a figure as ``reports/<profile>/figures/<name>`` (it stays shown in the notebook)."""
+    fig.savefig(paths.figure(profile, name), dpi=dpi, bbox_inches="tight")
+
+
+def bars_with_ci(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
+    """One bar panel per score: the mean of each row with its ``<column>_ci`` interval."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.8 * len(columns), 3.6), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        ci = np.array(table[f"{column}_ci"].tolist()) if f"{column}_ci" in table else None
+        errors = None if ci is None else np.abs(ci.T - table[column].to_numpy())
+        ax.bar(table.index, table[column], yerr=errors, capsize=3, color="tab:blue")
+        ax.set_title(column)
+        ax.tick_params(axis="x", rotation=70)
+    fig.tight_layout()
+    return fig

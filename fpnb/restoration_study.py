@@ -1,0 +1,252 @@
+"""The restoration study: which run trains what, train or reuse shipped weights, evaluate.
+
+Every run is evaluated the same way on the identity-disjoint test split: pixel scores
+(``fpnb.metrics``), minutiae precision/recall/F1 of the output against its clean target, and
+the matcher's score of output vs target, so a model that invents plausible ridges is caught.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fpnb.config import Profile, paths
+from fpnb.identity import extract_minutiae, get_matcher
+from fpnb.metrics import bootstrap_ci, minutiae_prf, pixel_metrics, threshold_at_far
+
+MATCHER = "bozorth3"
+
+
+@dataclass(frozen=True)
+class RestorationRun:
+    """One row of the comparison: a builder of ``fpnb.restoration.MODELS`` and its loss."""
+
+    model: str
+    loss: str = "mse"
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model if self.model in ("conv_dense", "autoencoder", "pix2pix") else f"{self.model}_{self.loss}"
+
+
+RUNS = {run.name: run for run in (
+    RestorationRun("conv_dense"),
+    RestorationRun("autoencoder"),
+    RestorationRun("unet", "mse"),
+    RestorationRun("unet", "ms_ssim"),
+    RestorationRun("unet", "mae"),
+    RestorationRun("unet", "ms_ssim_l1"),
+    RestorationRun("unet_seed", "mse"),
+    RestorationRun("pix2pix", "bce_l1"),
+)}
+
+
+def get_run(model: str, loss: str = "mse") -> RestorationRun:
+    """The run of ``model`` trained with ``loss`` (the loss is ignored where a model has one)."""
+    for run in RUNS.values():
+        if run.model == model and (run.loss == loss or run.model in ("conv_dense", "autoencoder", "pix2pix")):
+            return run
+    raise ValueError(f"model/loss: no run {model!r} with {loss!r}; runs: {sorted(RUNS)}")
+
+
+def builder_kwargs(run: RestorationRun, profile: Profile) -> dict:
+    """Sizes per profile: smoke shrinks every network so that tests take seconds."""
+    kwargs = dict(run.kwargs)
+    if run.model == "conv_dense":
+        kwargs["input_shape"] = (profile.crop_size, profile.crop_size, 3)
+    if profile.name == "smoke":
+        kwargs.update({"unet": {"base_filters": 8, "depth": 3}, "autoencoder": {"filters": (8, 8, 8)},
+                       "pix2pix": {"base_filters": 8, "depth": 4}}.get(run.model, {}))
+    return kwargs
+
+
+def shipped_paths(run: RestorationRun) -> tuple[Path, Path, Path]:
+    """Weights, model card and training log of a shipped run under ``weights/``."""
+    stem = paths.weights / run.name
+    return stem.with_suffix(".keras"), stem.with_suffix(".json"), paths.weights / f"{run.name}.log.csv"
+
+
+def run_dir(run: RestorationRun, profile: Profile) -> Path:
+    """Checkpoints and logs of a training run (resumed after a crash)."""
+    return paths.runs / profile.name / run.name
+
+
+def data_hash(root: Path) -> str:
+    """Content hash of a dataset built by ``fpnb.datasets`` (``unknown`` for real data)."""
+    manifest = root / "manifest.json"
+    return json.loads(manifest.read_text())["content_hash"] if manifest.exists() else "unknown"
+
+
+def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int = 0,
+                  retrain: bool = False, verbose: int | str = 0):
+    """Reuse shipped weights trained with this profile, else train; returns (model, history, source)."""
+    from fpnb.datasets import list_pairs, tf_pairs
+    from fpnb.restoration import build_model
+    from fpnb.training import fit, load_restoration_model, save_model
+
+    weights, _, log = shipped_paths(run)
+    if not retrain and _is_shipped_for(run, profile):
+        return load_restoration_model(weights), pd.read_csv(log), f"shipped {weights.name}"
+    model = build_model(run.model, loss=run.loss, seed=seed, **builder_kwargs(run, profile))
+    train = tf_pairs(root, "training", profile.batch_size, profile.crop_size, seed=seed)
+    val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
+    validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)
+    history = fit(model, train, val, run_dir(run, profile), profile.epochs, profile.steps_per_epoch,
+                  validation_steps=validation_steps, seed=seed, verbose=verbose)
+    save_model(model, run_dir(run, profile) / "model.keras")
+    return model, history, f"trained here ({profile.name})"
+
+
+def _is_shipped_for(run: RestorationRun, profile: Profile) -> bool:
+    weights, card, _ = shipped_paths(run)
+    return weights.exists() and card.exists() and json.loads(card.read_text()).get("profile") == profile.name
+
+
+def load_trained(run: RestorationRun, profile: Profile):
+    """The model a notebook of this profile trained or reused (shipped weights first)."""
+    from fpnb.training import load_restoration_model
+
+    path = shipped_paths(run)[0] if _is_shipped_for(run, profile) else run_dir(run, profile) / "model.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no trained {run.name} for profile {profile.name}; run its notebook first")
+    return load_restoration_model(path)
+
+
+def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.DataFrame,
+         metrics: dict) -> Path | None:
+    """Save weights, training log and model card under ``weights/`` (never for smoke)."""
+    from fpnb.training import save_model, save_model_card
+
+    if profile.name == "smoke":
+        return None
+    weights, _, log = shipped_paths(run)
+    save_model(model, weights)
+    history.to_csv(log, index=False)
+    return save_model_card(weights, profile, data_hash(root), metrics)
+
+
+def identity_of(name: str) -> str:
+    """Identity of a dataset file stem ``<identity>_<impression>``."""
+    return name.split("_")[0]
+
+
+@dataclass
+class Evaluation:
+    """Per-image scores of one model on one split, with the images they came from."""
+
+    table: pd.DataFrame
+    inputs: np.ndarray
+    targets: np.ndarray
+    preds: np.ndarray
+
+
+def evaluate(model, root: Path, split: str = "test", n: int | None = None,
+             matcher: str = MATCHER) -> Evaluation:
+    """Restore the first ``n`` images of a split and score each against its clean target."""
+    from fpnb.datasets import load_pairs
+    from fpnb.restoration import predict_batch
+
+    inputs, targets, names = load_pairs(root, split, limit=n)
+    predict_batch(model, inputs[:1])  # warm-up: graph tracing is not inference time
+    start = time.perf_counter()
+    preds = np.concatenate([predict_batch(model, inputs[i:i + 1]) for i in range(len(inputs))])
+    ms_per_image = (time.perf_counter() - start) * 1e3 / len(inputs)
+    scorer = get_matcher(matcher)
+    rows = []
+    for name, pred, target in zip(names, preds, targets):
+        prf = minutiae_prf(extract_minutiae(pred), extract_minutiae(target))
+        rows.append({"name": name, "identity": identity_of(name), **pixel_metrics(pred, target),
+                     **{f"minutiae_{k}": v for k, v in prf.items()},
+                     "match_score": scorer.score(pred, target), "ms_per_image": ms_per_image})
+    return Evaluation(pd.DataFrame(rows), inputs, targets, preds)
+
+
+def impostor_threshold(root: Path, split: str = "test", far: float = 1e-3, n: int | None = None,
+                       matcher: str = MATCHER) -> tuple[float, int]:
+    """Matcher threshold at ``far`` from impostor pairs of clean targets; returns (threshold, n pairs)."""
+    from fpnb.datasets import load_pairs
+
+    _, targets, names = load_pairs(root, split, limit=n)
+    identities = np.array([identity_of(name) for name in names])
+    i, j = np.triu_indices(len(names), 1)
+    different = identities[i] != identities[j]
+    scorer = get_matcher(matcher)
+    scores = scorer.scores((targets[a], targets[b]) for a, b in zip(i[different], j[different]))
+    return threshold_at_far(scores, far), int(different.sum())
+
+
+SUMMARY_COLUMNS = ("ssim", "psnr", "mae", "minutiae_precision", "minutiae_recall", "minutiae_f1", "genuine_match")
+
+
+def summarise(table: pd.DataFrame, threshold: float | None = None, seed: int = 0) -> dict:
+    """Mean and bootstrap 95 % CI of every score, n, and the genuine match rate at ``threshold``."""
+    table = table.copy()
+    if threshold is not None:
+        table["genuine_match"] = (table["match_score"] >= threshold).astype(float)
+    out = {"n": int(len(table)), "ms_per_image": float(table["ms_per_image"].iloc[0])}
+    for column in SUMMARY_COLUMNS:
+        if column in table:
+            values = table[column].to_numpy(dtype=float)
+            lo, hi = bootstrap_ci(values, seed=seed)
+            out[column] = float(values.mean())
+            out[f"{column}_ci"] = [float(lo), float(hi)]
+    return out
+
+
+# Seed 000's own table: its 10k subset of the *training* split at 512x384, not a test set.
+SEED_TABLE = pd.DataFrame(
+    {"seed_ssim": [0.0997, 0.3563, 0.6989, 0.3631, 0.2409, 0.6266],
+     "seed_psnr": [11.7853, 13.9658, 17.0378, 12.7265, 9.0918, 14.3752]},
+    index=["conv_dense", "autoencoder", "unet_mse", "unet_ms_ssim", "unet_mae", "pix2pix"],
+)
+
+
+def comparison(profile: Profile, threshold: float, seed: int = 0) -> pd.DataFrame:
+    """One row per run whose notebook has written its test table: means, 95 % CIs, params, ms."""
+    rows = {}
+    for run in RUNS.values():
+        table_path = paths.table(profile, run.name)
+        if table_path.exists():
+            summary = summarise(pd.read_csv(table_path), threshold, seed)
+            summary["params"] = int(load_trained(run, profile).count_params())
+            rows[run.name] = summary
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def ranking(table: pd.DataFrame) -> pd.DataFrame:
+    """Rank of each run by SSIM, by minutiae F1 and by genuine match rate, beside seed 000's SSIM rank."""
+    ranks = pd.DataFrame({
+        "rank_ssim": table["ssim"].rank(ascending=False),
+        "rank_minutiae_f1": table["minutiae_f1"].rank(ascending=False),
+        "rank_genuine_match": table["genuine_match"].rank(ascending=False),
+    })
+    seed = SEED_TABLE.reindex(table.index)
+    ranks["seed_rank_ssim"] = seed["seed_ssim"].rank(ascending=False)
+    return ranks.join(seed).sort_values("rank_ssim")
+
+
+def restore_examples(profile: Profile, root: Path, names: list[str], runs: list[str]) -> dict[str, np.ndarray]:
+    """Test images ``names`` through each run: {"input": ..., "ground truth": ..., run: preds}."""
+    from fpnb.datasets import load_pairs
+    from fpnb.restoration import predict_batch
+
+    inputs, targets, all_names = load_pairs(root, "test", limit=profile.n_eval_images)
+    index = [all_names.index(name) for name in names]
+    rows = {"input": inputs[index], "ground truth": targets[index]}
+    for name in runs:
+        rows[name] = predict_batch(load_trained(RUNS[name], profile), inputs[index])
+    return rows
+
+
+def worst_cases(profile: Profile, runs: list[str], column: str = "minutiae_f1") -> pd.DataFrame:
+    """The lowest-scoring test image of each run by ``column``."""
+    rows = []
+    for name in runs:
+        table = pd.read_csv(paths.table(profile, name))
+        rows.append(table.nsmallest(1, column).assign(run=name))
+    return pd.concat(rows, ignore_index=True)[["run", "name", column, "ssim", "match_score"]]
