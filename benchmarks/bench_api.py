@@ -1,0 +1,102 @@
+"""Load test of the restoration service on loopback vs the model's raw batched throughput.
+
+8 concurrent clients × 25 requests of 400×275 degraded prints, measured in the same run as
+``predict_batch`` on the same images. Writes reports/bench/api.json.
+"""
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from fpnb.config import paths
+from fpnb.degrade import degrade
+from fpnb.service import ServedModel, create_app, load_shipped_models, serve_in_thread
+from fpnb.synth import make_impression, make_master
+
+CLIENTS, REQUESTS_PER_CLIENT, RAW_BATCH = 8, 25, 8
+
+
+def _model() -> tuple[ServedModel, str]:
+    """The shipped default U-Net, else an untrained default U-Net (same cost per image)."""
+    shipped = load_shipped_models()
+    name = next((n for n in shipped if n.startswith("unet")), None)
+    if name is not None:
+        return shipped[name], f"shipped {name}"
+    from fpnb.restoration import predict_batch, unet
+
+    network = unet()
+    return ServedModel("unet", lambda batch: predict_batch(network, batch)), "untrained default unet (no shipped weights)"
+
+
+def _uploads(n: int) -> tuple[np.ndarray, list[bytes]]:
+    images = np.stack([degrade(make_impression(make_master(i), seed=i), seed=i) for i in range(n)])
+    pngs = []
+    for image in images:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, "PNG")
+        pngs.append(buf.getvalue())
+    return images, pngs
+
+
+def _post(client: httpx.Client, url: str, png: bytes, model: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    response = client.post(f"{url}/api/v1/restore", files={"file": ("p.png", png)}, data={"model": model})
+    return time.perf_counter() - start, response.status_code
+
+
+def main() -> dict:
+    served, weights = _model()
+    images, pngs = _uploads(RAW_BATCH)
+    served.predict(images)  # warm-up: graph tracing
+    start = time.perf_counter()
+    rounds = 4
+    for _ in range(rounds):
+        served.predict(images)
+    raw_images_per_s = rounds * len(images) / (time.perf_counter() - start)
+
+    with serve_in_thread(create_app({served.name: served})) as url, httpx.Client(timeout=120) as client:
+        _post(client, url, pngs[0], served.name)
+        single = [_post(client, url, pngs[i % len(pngs)], served.name)[0] for i in range(8)]
+
+        def run_client(k: int) -> list[tuple[float, int]]:
+            with httpx.Client(timeout=120) as own:
+                return [_post(own, url, pngs[(k + i) % len(pngs)], served.name) for i in range(REQUESTS_PER_CLIENT)]
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            results = [r for rs in pool.map(run_client, range(CLIENTS)) for r in rs]
+        wall = time.perf_counter() - start
+
+    latencies = sorted(t for t, _ in results)
+    served_per_s = len(results) / wall
+    single_ms = statistics.median(single) * 1e3
+    p95_ms = float(np.percentile(latencies, 95)) * 1e3
+    report = {
+        "model": weights,
+        "image_size": list(images.shape[1:3]),
+        "clients": CLIENTS,
+        "requests": len(results),
+        "errors": sum(status != 200 for _, status in results),
+        "raw_images_per_s": raw_images_per_s,
+        "served_requests_per_s": served_per_s,
+        "served_over_raw": served_per_s / raw_images_per_s,
+        "single_request_ms_p50": single_ms,
+        "p50_ms": float(np.percentile(latencies, 50)) * 1e3,
+        "p95_ms": p95_ms,
+        "p95_over_single": p95_ms / single_ms,
+    }
+    out = paths.reports / "bench" / "api.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

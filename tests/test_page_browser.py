@@ -1,0 +1,47 @@
+"""The upload page in a real headless browser: pick a file, convert, get a result of the same size."""
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fpnb.config import get_profile, paths
+from fpnb.service import ServedModel, create_app, serve_in_thread
+
+BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="no Chromium: `apt-get install chromium-headless-shell` (python tasks.py setup does it as root)"
+)
+
+
+@pytest.fixture
+def server_url():
+    models = {"unet_test": ServedModel("unet_test", lambda b: 1.0 - b.mean(axis=3) / 255.0)}
+    with serve_in_thread(create_app(models)) as url:
+        yield url
+
+
+def test_upload_convert_and_see_the_result(server_url, tmp_path):
+    sample = tmp_path / "print.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 123, dtype=np.uint8), (77, 1)), "L").save(sample)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=BROWSER, args=args)
+        page = browser.new_page()
+        page.goto(server_url)
+        page.wait_for_function("document.querySelector('#model').options.length > 0")
+        page.set_input_files("#file", str(sample))
+        page.click("#convert")
+        page.wait_for_function("document.querySelector('#result').naturalWidth > 0", timeout=20_000)
+        size = page.evaluate("[document.querySelector('#result').naturalWidth, document.querySelector('#result').naturalHeight]")
+        assert size == [123, 77]
+        assert "done in" in page.inner_text("#status")
+        assert page.inner_text("#error") == ""
+        page.screenshot(path=str(paths.figure(get_profile(), "service-page.png")), full_page=True)
+        (tmp_path / "notes.txt").write_text("not a print")
+        page.set_input_files("#file", str(tmp_path / "notes.txt"))
+        page.click("#convert")
+        page.wait_for_function("document.querySelector('#error').textContent.length > 0")
+        assert "422: not an image" in page.inner_text("#error")
+        browser.close()
