@@ -259,7 +259,7 @@ def make_impression(master: Master, seed: int, strength: float = 1.0) -> np.ndar
     pressed = cv2.erode(image, kernel) if pressure > 0 else cv2.dilate(image, kernel)
     image = (1 - min(abs(pressure), 1.0)) * image + min(abs(pressure), 1.0) * pressed
     # Partial contact: a smooth random field cuts away part of the silhouette.
-    contact = _smooth_field(rng, (height, width), (3, 3)) + rng.uniform(0.3, 1.3) / max(strength, 1e-3)
+    contact = _smooth_field(rng, (height, width), (3, 3)) + rng.uniform(0.7, 1.5) / max(strength, 1e-3)
     contact = np.clip(contact * 4.0, 0.0, 1.0)
     # Skin noise: small dry/wet blobs within the ridges.
     blobs = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 1.5)
