@@ -37,6 +37,8 @@ class Profile:
     gan_steps: int = 20000
     gan_batch: int = 16
     n_gan_samples: int = 500
+    # in-house print network (FID-style features, perceptual and FingerNet-style losses)
+    printnet_steps: int = 3000
     # reconstruction and editing
     encoder_steps: int = 5000
     n_recon_eval: int = 200
@@ -47,13 +49,13 @@ _PROFILES = {
         "smoke", n_identities=20, n_impressions=2, n_match_identities=6,
         crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4,
         gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
-        encoder_steps=2, n_recon_eval=4,
+        printnet_steps=2, encoder_steps=2, n_recon_eval=4,
     ),
     "quick": Profile(
         "quick", n_identities=240, n_impressions=3, n_match_identities=60,
         crop_size=128, batch_size=8, epochs=8, steps_per_epoch=60, n_eval_images=60,
-        gan_resolution=64, gan_channels=64, gan_steps=1500, gan_batch=16, n_gan_samples=200,
-        encoder_steps=1500, n_recon_eval=60,
+        gan_resolution=64, gan_channels=64, gan_steps=2500, gan_batch=16, n_gan_samples=200,
+        printnet_steps=600, encoder_steps=1500, n_recon_eval=60,
     ),
     "full": Profile("full"),
 }

@@ -67,3 +67,23 @@ def bars_with_ci(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
         ax.tick_params(axis="x", rotation=70)
     fig.tight_layout()
     return fig
+
+
+def pattern_classes(masters: Sequence, found: Sequence[tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Each master with its placed cores/deltas and the ones found back, over its orientation field."""
+    fig, axes = plt.subplots(2, len(masters), figsize=(3.2 * len(masters), 9), squeeze=False)
+    for m, (cores, deltas), top, bottom in zip(masters, found, axes[0], axes[1]):
+        top.imshow(m.image, cmap="gray", vmin=0, vmax=1)
+        top.scatter(m.cores[:, 1], m.cores[:, 0], s=180, facecolors="none", edgecolors="red", label="core")
+        top.scatter(m.deltas[:, 1], m.deltas[:, 0], s=180, marker="^", facecolors="none", edgecolors="blue",
+                    label="delta")
+        top.scatter(np.r_[cores[:, 1], deltas[:, 1]], np.r_[cores[:, 0], deltas[:, 0]], s=60, marker="x",
+                    c="orange", label="Poincaré")
+        top.set_title(m.pattern)
+        bottom.imshow(np.where(m.mask, m.orientation, np.nan), cmap="twilight", vmin=0, vmax=np.pi)
+        bottom.set_title("orientation (twilight: 0 to π)")
+    axes[0, 0].legend(loc="lower left", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
