@@ -1,0 +1,126 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fpnb.gan_sampling import (interpolate, load_generator, render, sample, save_generator, seed_latents,
+                               seed_noise, style_mix)
+from fpnb.gan_training import diff_augment, load_training_run, train_stylegan
+from fpnb.stylegan import Discriminator, Generator, channel_widths
+
+TINY = dict(style_dim=16, n_mlp=2, channels=8)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def generator():
+    torch.manual_seed(0)
+    g = Generator(16, **TINY).eval()
+    with torch.no_grad():
+        for layer in [g.conv1, *g.convs]:
+            layer.noise.weight.fill_(0.5)  # zero at init: give the noise inputs a visible effect
+    return g
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32])
+def test_shapes_at_each_resolution(resolution):
+    g = Generator(resolution, **TINY)
+    d = Discriminator(resolution, channels=8)
+    z = torch.randn(3, 16)
+    img, latents = g([z], return_latents=True)
+    assert img.shape == (3, 1, resolution, resolution)
+    assert g.n_latent == 2 * int(np.log2(resolution)) - 2
+    assert latents.shape == (3, g.n_latent, 16)
+    assert d(img).shape == (3, 1)
+    assert g([z, torch.randn(3, 16)], inject_index=1).shape == img.shape
+
+
+def test_channel_widths_halve_above_32_px():
+    assert channel_widths(128, 128, 1) == {4: 128, 8: 128, 16: 128, 32: 128, 64: 64, 128: 32}
+    with pytest.raises(ValueError, match="resolution"):
+        Generator(48)
+
+
+def test_samples_are_in_unit_range_and_deterministic_per_seed(generator):
+    images = sample(generator, [3, 7, 11])
+    assert images.shape == (3, 16, 16) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1 and np.isfinite(images).all()
+    np.testing.assert_array_equal(sample(generator, [3, 7, 11]), images)
+    np.testing.assert_allclose(sample(generator, [11], batch=1)[0], images[2], atol=1e-5)
+    assert np.abs(images[0] - images[1]).max() > 1e-3
+    fixed = sample(generator, [3, 7], noise="fixed")
+    np.testing.assert_array_equal(sample(generator, [3, 7], noise="fixed"), fixed)
+    assert np.abs(fixed[0] - images[0]).max() > 0
+
+
+def test_truncation_zero_gives_the_mean_latent_image(generator):
+    generator.w_avg.copy_(generator.mean_latent(256)[0])
+    images = sample(generator, [1, 2, 3], truncation=0.0, noise="fixed")
+    np.testing.assert_allclose(images[0], images[1], atol=1e-6)
+    np.testing.assert_allclose(images[0], images[2], atol=1e-6)
+    center = seed_latents(generator, [5], truncation=0.0)
+    torch.testing.assert_close(center[0], generator.w_avg)
+
+
+def test_mixing_and_interpolation(generator):
+    a = sample(generator, [1])[0]
+    b_with_noise_of_a = render(generator, seed_latents(generator, [2]), noise=seed_noise(generator, [1]))[0]
+    assert style_mix(generator, 1, 2, crossover=3).shape == (16, 16)
+    np.testing.assert_allclose(style_mix(generator, 1, 2, crossover=generator.n_latent), a, atol=1e-5)
+    np.testing.assert_allclose(style_mix(generator, 1, 2, crossover=0), b_with_noise_of_a, atol=1e-5)
+    path = interpolate(generator, 1, 2, n=4)
+    assert path.shape == (4, 16, 16)
+    np.testing.assert_allclose(path[0], a, atol=1e-5)
+    np.testing.assert_allclose(path[-1], b_with_noise_of_a, atol=1e-5)
+
+
+def test_diff_augment_keeps_shape_and_passes_gradients():
+    x = torch.rand(4, 1, 16, 16, requires_grad=True)
+    y = diff_augment(x)
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_training_checkpoints_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    data = torch.rand(12, 1, 16, 16) * 2 - 1
+    g, d = Generator(16, **TINY), Discriminator(16, channels=8)
+    before = [p.detach().clone() for p in g.parameters()]
+    options = dict(batch=4, seed=1, r1_every=2, pl_every=2, progress=False)
+    log = train_stylegan(g, d, data, tmp_path, steps=3, **options)
+    assert isinstance(log, pd.DataFrame) and list(log["step"]) == [1, 2, 3]
+    assert np.isfinite(log[["d_loss", "g_loss"]].to_numpy()).all()
+    assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
+    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "samples" / "step-000003.png").exists()
+
+    g2, d2 = Generator(16, **TINY), Discriminator(16, channels=8)  # fresh models: state comes from disk
+    log2 = train_stylegan(g2, d2, data, tmp_path, steps=5, **options)
+    assert list(log2["step"]) == [1, 2, 3, 4, 5]
+    pd.testing.assert_frame_equal(log2.iloc[:3], log)
+    assert len(pd.read_csv(tmp_path / "log.csv")) == 5
+    run = load_training_run(tmp_path)
+    assert run["step"] == 5
+    assert all(torch.equal(a, b) for a, b in zip(run["generator"].parameters(), g2.parameters()))
+
+    with pytest.raises(ValueError, match="model arguments"):
+        train_stylegan(Generator(16, style_dim=16, n_mlp=2, channels=4), d2, data, tmp_path, steps=6, **options)
+
+
+def test_save_load_round_trip(generator, tmp_path):
+    path = save_generator(generator, tmp_path / "g.safetensors", {"profile": "smoke"})
+    loaded = load_generator(path)
+    np.testing.assert_array_equal(sample(loaded, [4, 5]), sample(generator, [4, 5]))
+    assert loaded.args == generator.args
+    corrupted = bytearray(path.read_bytes())
+    corrupted[-1] ^= 0xFF
+    path.write_bytes(bytes(corrupted))
+    with pytest.raises(ValueError, match="sha256"):
+        load_generator(path)
