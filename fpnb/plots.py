@@ -1,6 +1,7 @@
 """Figures the notebooks share: image grids, learning curves, saving under reports/."""
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -52,8 +53,21 @@ def learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
 
 
 def save(fig: Figure, profile: str | Profile, name: str, dpi: int = 80) -> None:
-    """Save a figure as ``reports/<profile>/figures/<name>`` (it stays shown in the notebook)."""
+    """Save a figure as ``reports/<profile>/figures/<name>`` and show it in the notebook as a JPEG.
+
+    The inline PNG of a grid of photo-like prints is megabytes; the JPEG keeps the exported
+    HTML report small while the PNG file keeps full quality.
+    """
     fig.savefig(paths.figure(profile, name), dpi=dpi, bbox_inches="tight")
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from IPython.display import Image, display
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": 80})
+        plt.close(fig)
+        display(Image(buffer.getvalue()))
 
 
 def bars_with_ci(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
