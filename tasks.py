@@ -58,6 +58,7 @@ def _installed() -> bool:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, in tasks and kernels
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve each other on 2 cores
 
 if __name__ == "__main__":
     if not _installed():

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import scipy.linalg
 import torch
+from scipy import ndimage
 
 from fpnb.config import Profile, paths
 from fpnb.stylegan import Discriminator, Generator
@@ -76,3 +81,248 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
     card = {"name": "stylegan_generator", "profile": profile.name, "data_manifest_hash": data_hash,
             "training_steps": int(log["step"].max()), "metrics": metrics}
     return save_generator(g_ema, path, card)
+
+
+# ---- quality of the generated prints -------------------------------------------------------------
+
+NATIVE_SIDE = 275  # side of the masters' square crop at their own scale (ridge period 8-12 px, ~500 ppi)
+
+
+def held_out_masters(profile: Profile, n: int, seed: int = 0) -> np.ndarray:
+    """n fresh masters (seeds of printnet's evaluation stream, disjoint from the dataset and PrintNet's) at R."""
+    from fpnb.datasets import square
+    from fpnb.printnet import EVALUATION_STREAM, fresh_seeds
+    from fpnb.synth import make_masters
+
+    masters = make_masters(fresh_seeds(n, seed, EVALUATION_STREAM), profile.image_height, profile.image_width)
+    return np.clip(square(np.stack([m.image for m in masters]), profile.gan_resolution), 0, 1)
+
+
+def ceiling_images(reference: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Two sets that are plainly not prints, as large as ``reference`` (N x R x R in [0, 1]).
+
+    ``blurred noise``: white noise blurred to about a ridge width; ``ridge-free``: the reference
+    prints blurred over about two ridge periods, which keeps their silhouettes and grey level.
+    """
+    n, side = reference.shape[:2]
+    period = 10.0 * side / NATIVE_SIDE  # the masters' ridge period at this resolution
+    rng = np.random.default_rng(seed)
+    noise = ndimage.gaussian_filter(rng.standard_normal(reference.shape), (0, period / 4, period / 4))
+    noise = (noise - noise.min(axis=(1, 2), keepdims=True)) / np.ptp(noise, axis=(1, 2), keepdims=True)
+    ridge_free = ndimage.gaussian_filter(reference, (0, 2 * period, 2 * period), mode="nearest")
+    return {"blurred noise": noise.astype(np.float32), "ridge-free": ridge_free.astype(np.float32)}
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """Fréchet distance of Gaussians fitted to two N x D feature sets (the FID formula).
+
+    |μa - μb|² + tr(Σa + Σb - 2 (Σa Σb)^½), with tr (Σa Σb)^½ taken as tr (Σa^½ Σb Σa^½)^½: both
+    matrices are symmetric positive semi-definite, so symmetric eigendecompositions (negative
+    round-off clipped to 0) give them even for singular covariances (N < D), where
+    ``scipy.linalg.sqrtm`` of the non-symmetric product returns complex or NaN entries.
+    """
+    a = np.asarray(feats_a, dtype=np.float64)
+    b = np.asarray(feats_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"features: expected two N x D arrays, N >= 2, got {a.shape} and {b.shape}")
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    values, vectors = scipy.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = root_a @ cov_b @ root_a
+    eigenvalues = scipy.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+    distance = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    return float(max(distance, 0.0))
+
+
+def quality_table(net, real_a: np.ndarray, real_b: np.ndarray, generated: np.ndarray,
+                  ceiling: np.ndarray | dict[str, np.ndarray]) -> pd.DataFrame:
+    """FID-style distance (PrintNet last-stage features) of each set to ``real_a``: floor, generated, ceiling(s).
+
+    The floor compares two disjoint sets of real masters. The distance is biased by the set
+    sizes, so compare rows of equal n (pass as many generated and ceiling images as ``real_b``).
+    """
+    from fpnb.printnet import embed
+
+    ceilings = ceiling if isinstance(ceiling, dict) else {"ceiling": ceiling}
+    sets = {"floor: real vs real": real_b, "generated vs real": generated,
+            **{f"ceiling: {name}": images for name, images in ceilings.items()}}
+    reference = embed(net, real_a)
+    rows = {name: {"fid": frechet_distance(embed(net, images), reference), "n": len(images),
+                   "n_reference": len(real_a)} for name, images in sets.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["ratio_to_floor"] = table["fid"] / table.loc["floor: real vs real", "fid"]
+    return table
+
+
+def to_native_scale(images: np.ndarray, side: int = NATIVE_SIDE) -> np.ndarray:
+    """N x R x R prints resized (bicubic) to the masters' own scale, where MINDTCT and Bozorth3 work (~500 ppi).
+
+    A 64 px print has ridges about 2.3 px apart; minutiae extraction and matching at that size are
+    meaningless, so every print (generated and real alike) is brought back to the square side the
+    masters were cropped from. The scale is fixed, not fitted per image, so ridge periods stay comparable.
+    """
+    import cv2
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.shape[1] == side:
+        return images
+    return np.clip(np.stack([cv2.resize(i, (side, side), interpolation=cv2.INTER_CUBIC) for i in images]), 0, 1)
+
+
+def print_statistics(images: np.ndarray, side: int = NATIVE_SIDE) -> pd.DataFrame:
+    """Per print, at the masters' scale: median ridge period (px) and mean coherence in the foreground,
+    foreground fraction, MINDTCT endings and bifurcations."""
+    from fpnb.features import foreground_mask, orientation_field, ridge_period
+    from fpnb.identity import BIFURCATION, ENDING, extract_minutiae
+
+    rows = []
+    for image in to_native_scale(images, side):
+        foreground = foreground_mask(image)
+        inside = foreground if foreground.any() else np.ones_like(foreground)
+        _, coherence = orientation_field(image)
+        minutiae = extract_minutiae(image)
+        rows.append({"ridge_period_px": float(np.median(ridge_period(image)[inside])),
+                     "coherence": float(coherence[inside].mean()), "foreground_fraction": float(foreground.mean()),
+                     "endings": int((minutiae.kind == ENDING).sum()),
+                     "bifurcations": int((minutiae.kind == BIFURCATION).sum())})
+    table = pd.DataFrame(rows)
+    table["minutiae"] = table["endings"] + table["bifurcations"]
+    return table
+
+
+def _pairs(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
+    """All index pairs i < j of n items, or a seeded subset of ``max_pairs``."""
+    pairs = np.stack(np.triu_indices(n, 1), axis=1)
+    if max_pairs is not None and len(pairs) > max_pairs:
+        pairs = pairs[np.sort(np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False))]
+    return pairs
+
+
+def diversity(images: np.ndarray, matcher, reference: np.ndarray, far: float = 1e-3,
+              max_pairs: int | None = None, seed: int = 0, side: int = NATIVE_SIDE) -> dict:
+    """Impostor scores among generated prints against the threshold at ``far`` on real impostor pairs.
+
+    ``reference``: real prints of distinct identities (their pairs are the real impostors). Both sets
+    are compared at the masters' scale (``to_native_scale``). With independent identities about
+    far x n_pairs generated pairs pass the threshold by chance; ``p_value`` (one-sided binomial)
+    says whether more do. ``threshold`` is only resolved when n_real_pairs >= 1 / far.
+    """
+    from scipy.stats import binomtest
+
+    from fpnb.metrics import threshold_at_far
+
+    generated, real = to_native_scale(images, side), to_native_scale(reference, side)
+    pairs, real_pairs = _pairs(len(generated), max_pairs, seed), _pairs(len(real), max_pairs, seed)
+    scores = matcher.scores((generated[i], generated[j]) for i, j in pairs)
+    real_scores = matcher.scores((real[i], real[j]) for i, j in real_pairs)
+    threshold = threshold_at_far(real_scores, far)
+    n_above = int((scores >= threshold).sum())
+    return {"scores": scores, "pairs": pairs, "real_scores": real_scores, "threshold": threshold, "far": far,
+            "n_pairs": len(pairs), "n_real_pairs": len(real_pairs), "n_above": n_above,
+            "fraction_above": n_above / max(len(pairs), 1), "expected_above": far * len(pairs),
+            "p_value": float(binomtest(n_above, len(pairs), far, alternative="greater").pvalue) if len(pairs) else 1.0,
+            "max_score": float(scores.max()) if len(scores) else math.nan,
+            "median_score": float(np.median(scores)) if len(scores) else math.nan}
+
+
+def generation_speed(generator: Generator, n: int = 64, batch: int = 32, truncation: float = 1.0) -> float:
+    """Images per second of ``gan_sampling.sample`` (seeds, per-seed noise) after one warm-up batch."""
+    from fpnb.gan_sampling import sample
+
+    sample(generator, range(batch), truncation, batch=batch)
+    started = time.perf_counter()
+    sample(generator, range(n), truncation, batch=batch)
+    return n / (time.perf_counter() - started)
+
+
+# ---- figures of the synthesis notebook -----------------------------------------------------------
+
+def training_curves(log: pd.DataFrame, window: int = 25):
+    """d_loss, g_loss, R1 and path-length penalty over steps (light: raw; dark: rolling mean)."""
+    import matplotlib.pyplot as plt
+
+    names = [c for c in ("d_loss", "g_loss", "r1", "pl") if c in log]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        values = log.set_index("step")[name].dropna()
+        ax.plot(values.index, values, color="tab:blue", alpha=0.3, lw=0.8)
+        ax.plot(values.index, values.rolling(max(1, min(window, len(values) // 5)), min_periods=1).mean(),
+                color="tab:blue")
+        ax.set_title(name)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    return fig
+
+
+def style_mix_rows(generator: Generator, seeds_a: list[int], seeds_b: list[int], crossover: int,
+                   truncation: float = 0.7) -> list[list[np.ndarray]]:
+    """Rows for ``plots.image_grid``: first row blank + B prints, then per A: A, then A's coarse with B's fine styles."""
+    from fpnb.gan_sampling import sample, style_mix
+
+    a_images = sample(generator, seeds_a, truncation)
+    b_images = sample(generator, seeds_b, truncation)
+    blank = np.ones_like(a_images[0])
+    rows = [[blank, *b_images]]
+    for seed_a, image_a in zip(seeds_a, a_images):
+        rows.append([image_a, *[style_mix(generator, seed_a, seed_b, crossover, truncation) for seed_b in seeds_b]])
+    return rows
+
+
+def distributions_figure(stats: dict[str, pd.DataFrame],
+                         columns: tuple[str, ...] = ("ridge_period_px", "coherence", "foreground_fraction",
+                                                     "endings", "bifurcations")):
+    """Overlaid histograms of per-print statistics, one panel per column, one colour per set."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 2.8), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        values = np.concatenate([t[column].to_numpy(float) for t in stats.values()])
+        bins = np.histogram_bin_edges(values[np.isfinite(values)], bins=20)
+        for name, table in stats.items():
+            ax.hist(table[column], bins=bins, alpha=0.5, density=True, label=name)
+        ax.set_title(column)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def diversity_figure(result: dict):
+    """Histograms of impostor scores: real pairs vs generated pairs, with the threshold at the FAR."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    values = np.concatenate([result["real_scores"], result["scores"]])
+    bins = np.histogram_bin_edges(values, bins=30) if len(values) else 10
+    ax.hist(result["real_scores"], bins=bins, alpha=0.5, density=True, label=f"real impostors ({result['n_real_pairs']})")
+    ax.hist(result["scores"], bins=bins, alpha=0.5, density=True, label=f"generated pairs ({result['n_pairs']})")
+    if np.isfinite(result["threshold"]):
+        ax.axvline(result["threshold"], color="k", ls="--", label=f"threshold at FAR {result['far']:g}")
+    ax.set_xlabel("matcher score")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def printnet_rows(net, targets: dict[str, np.ndarray], n: int = 3) -> tuple[list[list[np.ndarray]], list[str]]:
+    """Rows for ``plots.image_grid``: print, true / predicted orientation (RGB), mask, minutiae, for n prints."""
+    from matplotlib.colors import hsv_to_rgb
+
+    images = targets["images"][:n]
+    with torch.inference_mode():
+        out = {k: v.numpy() for k, v in net(torch.from_numpy(images)[:, None] * 2 - 1).items()}
+
+    def colour(vectors: np.ndarray) -> np.ndarray:
+        hue = (np.arctan2(vectors[1], vectors[0]) / (2 * np.pi)) % 1.0
+        value = np.clip(np.hypot(vectors[0], vectors[1]), 0, 1)
+        return hsv_to_rgb(np.stack([hue, np.ones_like(hue), value], -1))
+
+    rows = []
+    for i, image in enumerate(images):
+        sigmoid = 1 / (1 + np.exp(-out["minutiae"][i]))
+        rows.append([image, colour(targets["orientation"][i]), colour(out["orientation"][i]),
+                     1 / (1 + np.exp(-out["mask"][i, 0])), targets["minutiae"][i].max(0), sigmoid.max(0)])
+    titles = ["print", "orientation (truth)", "orientation (PrintNet)", "mask (PrintNet)", "minutiae (truth)",
+              "minutiae (PrintNet)"]
+    return rows, titles
