@@ -88,14 +88,13 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
 NATIVE_SIDE = 275  # side of the masters' square crop at their own scale (ridge period 8-12 px, ~500 ppi)
 
 
-def held_out_masters(profile: Profile, n: int, seed: int = 0) -> np.ndarray:
-    """n fresh masters (seeds of printnet's evaluation stream, disjoint from the dataset and PrintNet's) at R."""
-    from fpnb.datasets import square
-    from fpnb.printnet import EVALUATION_STREAM, fresh_seeds
+def held_out_targets(profile: Profile, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """``printnet_targets`` of n fresh masters at R (evaluation-stream seeds: seen by neither the GAN nor PrintNet)."""
+    from fpnb.printnet import EVALUATION_STREAM, fresh_seeds, printnet_targets
     from fpnb.synth import make_masters
 
     masters = make_masters(fresh_seeds(n, seed, EVALUATION_STREAM), profile.image_height, profile.image_width)
-    return np.clip(square(np.stack([m.image for m in masters]), profile.gan_resolution), 0, 1)
+    return printnet_targets(masters, profile.gan_resolution)
 
 
 def ceiling_images(reference: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
@@ -183,7 +182,7 @@ def print_statistics(images: np.ndarray, side: int = NATIVE_SIDE) -> pd.DataFram
         inside = foreground if foreground.any() else np.ones_like(foreground)
         _, coherence = orientation_field(image)
         minutiae = extract_minutiae(image)
-        rows.append({"ridge_period_px": float(np.median(ridge_period(image)[inside])),
+        rows.append({"ridge_period_px": float(np.median(ridge_period(image, stride=32)[inside])),
                      "coherence": float(coherence[inside].mean()), "foreground_fraction": float(foreground.mean()),
                      "endings": int((minutiae.kind == ENDING).sum()),
                      "bifurcations": int((minutiae.kind == BIFURCATION).sum())})
@@ -239,11 +238,11 @@ def generation_speed(generator: Generator, n: int = 64, batch: int = 32, truncat
 
 # ---- figures of the synthesis notebook -----------------------------------------------------------
 
-def training_curves(log: pd.DataFrame, window: int = 25):
-    """d_loss, g_loss, R1 and path-length penalty over steps (light: raw; dark: rolling mean)."""
+def training_curves(log: pd.DataFrame, names: tuple[str, ...] = ("d_loss", "g_loss", "r1", "pl"), window: int = 25):
+    """Logged quantities over steps, one panel each (light: raw; dark: rolling mean); NaN steps skipped."""
     import matplotlib.pyplot as plt
 
-    names = [c for c in ("d_loss", "g_loss", "r1", "pl") if c in log]
+    names = [c for c in names if c in log]
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
     for ax, name in zip(axes[0], names):
         values = log.set_index("step")[name].dropna()
@@ -258,7 +257,7 @@ def training_curves(log: pd.DataFrame, window: int = 25):
 
 def style_mix_rows(generator: Generator, seeds_a: list[int], seeds_b: list[int], crossover: int,
                    truncation: float = 0.7) -> list[list[np.ndarray]]:
-    """Rows for ``plots.image_grid``: first row blank + B prints, then per A: A, then A's coarse with B's fine styles."""
+    """Rows for ``plots.image_grid``: a blank and the B prints, then per A: A, then A's coarse + B's fine styles."""
     from fpnb.gan_sampling import sample, style_mix
 
     a_images = sample(generator, seeds_a, truncation)
@@ -295,7 +294,8 @@ def diversity_figure(result: dict):
     fig, ax = plt.subplots(figsize=(5, 3))
     values = np.concatenate([result["real_scores"], result["scores"]])
     bins = np.histogram_bin_edges(values, bins=30) if len(values) else 10
-    ax.hist(result["real_scores"], bins=bins, alpha=0.5, density=True, label=f"real impostors ({result['n_real_pairs']})")
+    ax.hist(result["real_scores"], bins=bins, alpha=0.5, density=True,
+            label=f"real impostors ({result['n_real_pairs']})")
     ax.hist(result["scores"], bins=bins, alpha=0.5, density=True, label=f"generated pairs ({result['n_pairs']})")
     if np.isfinite(result["threshold"]):
         ax.axvline(result["threshold"], color="k", ls="--", label=f"threshold at FAR {result['far']:g}")

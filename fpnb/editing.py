@@ -1,0 +1,299 @@
+"""SeFa attribute editing: direction files, edit grids, what each direction changes, identity kept, SynFing-like pairs.
+
+Edits keep each seed's own noise maps (``gan_sampling.seed_noise``), so moving w is the only
+change between an original and its edit. Prints are matched and measured at the masters'
+500 ppi (``reconstruction.to_native``), as in the reconstruction study.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fpnb.config import Profile, paths
+from fpnb.gan_sampling import render, seed_latents, seed_noise
+from fpnb.reconstruction import native_scale, to_native
+from fpnb.sefa import edit
+from fpnb.stylegan import Generator
+
+DIRECTIONS_FILE = "sefa_directions.safetensors"
+DIRECTIONS_FORMAT = "fpnb.sefa.directions/1"
+MEASURES = ("ridge_period_px", "contrast", "foreground_area", "centroid_shift_px")
+
+
+def directions_path(profile: Profile) -> Path:
+    """weights/ for quick and full (shipped beside the generator), runs/smoke/ for smoke."""
+    folder = paths.runs / profile.name if profile.name == "smoke" else paths.weights
+    return folder / DIRECTIONS_FILE
+
+
+def save_directions(eigenvalues: torch.Tensor, directions: torch.Tensor, path: str | Path,
+                    meta: dict | None = None) -> Path:
+    """Write eigenvalues (k) and unit directions (k x D) as safetensors, ``meta`` as JSON metadata."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {"eigenvalues": eigenvalues.detach().float().cpu().contiguous(),
+               "directions": directions.detach().float().cpu().contiguous()}
+    save_file(tensors, path, metadata={"format": DIRECTIONS_FORMAT, "meta": json.dumps(meta or {})})
+    return path
+
+
+def load_directions(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues and directions written by ``save_directions``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        if (f.metadata() or {}).get("format") != DIRECTIONS_FORMAT:
+            raise ValueError(f"{path}: not a {DIRECTIONS_FORMAT} file")
+    tensors = load_file(str(path), device="cpu")
+    return tensors["eigenvalues"], tensors["directions"]
+
+
+def _edited(generator: Generator, directions: torch.Tensor, seed: int, edits: Sequence[tuple[int, float]],
+            truncation: float) -> np.ndarray:
+    """Images (len(edits) x R x R) of one seed, each w moved along (index, degree), the seed's noise throughout."""
+    w = seed_latents(generator, [seed], truncation)
+    moved = torch.cat([edit(w, directions, index, degree) for index, degree in edits])
+    return render(generator, moved, noise=seed_noise(generator, [seed]))
+
+
+def edit_grid(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
+              degrees: Sequence[float], truncation: float = 0.7) -> np.ndarray:
+    """Edited prints, S x I x G x R x R in [0, 1]: seed x direction index x degree."""
+    edits = [(i, float(d)) for i in indices for d in degrees]
+    r = generator.resolution
+    return np.stack([_edited(generator, directions, s, edits, truncation).reshape(len(indices), len(degrees), r, r)
+                     for s in seeds])
+
+
+def dominant_period(image: np.ndarray, min_period: float = 4.0, max_period: float = 20.0) -> float:
+    """Ridge period (px) at the peak of the whole print's radially summed, Hann-windowed power spectrum.
+
+    One FFT per print: a global figure, cheaper than ``features.ridge_period``'s per-block map.
+    """
+    from fpnb.features import normalise
+
+    h, w = image.shape
+    img = normalise(image).astype(np.float64)
+    power = np.abs(np.fft.rfft2((img - img.mean()) * np.outer(np.hanning(h), np.hanning(w)))) ** 2
+    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])  # cycles per px
+    band = (radius >= 1 / max_period) & (radius <= 1 / min_period)
+    bins = np.rint(radius[band] * max(h, w)).astype(int)
+    profile = np.bincount(bins, weights=power[band])
+    return float(max(h, w) / np.argmax(profile)) if profile.any() else float("nan")
+
+
+def _measures(image: np.ndarray, native: np.ndarray, scale: float) -> dict:
+    """Ridge period (500 ppi px), contrast (5-95 % spread), foreground fraction and centroid (R px) of one print."""
+    from fpnb.features import foreground_mask
+
+    mask = foreground_mask(native)
+    rows, cols = np.nonzero(mask)
+    centroid = (rows.mean() / scale, cols.mean() / scale) if len(rows) else (np.nan, np.nan)
+    low, high = np.percentile(image, [5, 95])
+    return {"ridge_period_px": dominant_period(native),
+            "contrast": float(high - low), "foreground_area": float(mask.mean()), "centroid": centroid}
+
+
+def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
+                  degrees: Sequence[float], matcher, scale: float, truncation: float = 0.7) -> pd.DataFrame:
+    """One row per (direction, degree, seed): the edit's measures and its matcher score against the original."""
+    rows = []
+    for seed in seeds:
+        original = _edited(generator, directions, seed, [(0, 0.0)], truncation)
+        native_original = to_native(original, scale)[0]
+        reference = _measures(original[0], native_original, scale)
+        grid = edit_grid(generator, directions, [seed], indices, degrees, truncation)[0]
+        for a, index in enumerate(indices):
+            native = to_native(grid[a], scale)
+            for b, degree in enumerate(degrees):
+                found = _measures(grid[a, b], native[b], scale)
+                shift = float(np.hypot(*np.subtract(found.pop("centroid"), reference["centroid"])))
+                rows.append({"direction": int(index), "degree": float(degree), "seed": int(seed), **found,
+                             "centroid_shift_px": shift, "score": matcher.score(native[b], native_original)})
+    return pd.DataFrame(rows)
+
+
+def impostor_threshold(generator: Generator, seeds: Sequence[int], matcher, scale: float, far: float = 1e-3,
+                       truncation: float = 0.7) -> tuple[float, int]:
+    """Matcher threshold at ``far`` from every pair of distinct seeds' prints, and the number of pairs."""
+    from fpnb.gan_sampling import sample
+    from fpnb.metrics import threshold_at_far
+
+    native = to_native(sample(generator, seeds, truncation), scale)
+    a, b = np.triu_indices(len(native), 1)
+    scores = matcher.scores((native[i], native[j]) for i, j in zip(a, b))
+    return threshold_at_far(scores, far), int(len(scores))
+
+
+def match_rates(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Fraction of seeds whose edit still matches its original (score >= threshold): direction x degree."""
+    return (table.assign(match=table["score"] >= threshold)
+            .pivot_table(index="direction", columns="degree", values="match", aggfunc="mean"))
+
+
+def identity_preserving(table: pd.DataFrame, threshold: float, min_rate: float = 0.9,
+                        max_degree: float = 3.0) -> pd.DataFrame:
+    """Per direction: the worst match rate over 0 < |degree| <= max_degree, and whether it reaches ``min_rate``."""
+    rates = match_rates(table, threshold)
+    within = [d for d in rates.columns if 0 < abs(d) <= max_degree]
+    if not within:
+        raise ValueError(f"table: no degree with 0 < |degree| <= {max_degree}")
+    worst = rates[within].min(axis=1)
+    return pd.DataFrame({"worst_match_rate": worst, "identity_preserving": worst >= min_rate})
+
+
+def chosen_directions(keeps: pd.DataFrame) -> list[int]:
+    """The identity-preserving directions, else (none qualifies, e.g. an untrained generator) the best one alone."""
+    chosen = [int(d) for d in keeps.index[keeps["identity_preserving"]]]
+    return chosen or [int(keeps["worst_match_rate"].idxmax())]
+
+
+def describe_directions(table: pd.DataFrame) -> pd.DataFrame:
+    """Per direction: the least-squares slope of each measure against degree, and the measure it moves most.
+
+    "Most" compares slopes in units of the measure's spread over the whole table, per unit degree.
+    """
+    rows = {}
+    for direction, group in table.groupby("direction"):
+        slopes = {m: float(np.polyfit(group["degree"], group[m].fillna(group[m].mean()), 1)[0])
+                  if group[m].notna().sum() > 1 else np.nan for m in MEASURES}
+        relative = {m: abs(s) / (table[m].std() or 1.0) for m, s in slopes.items() if np.isfinite(s)}
+        rows[direction] = {**{f"{m}_per_degree": s for m, s in slopes.items()},
+                           "main_effect": max(relative, key=relative.get) if relative else "none"}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("direction")
+
+
+def eigenvalue_figure(eigenvalues: torch.Tensor, n: int = 30):
+    """The top ``n`` eigenvalues of AᵀA (how strongly each direction moves the styles)."""
+    import matplotlib.pyplot as plt
+
+    values = eigenvalues[:n].numpy()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.bar(np.arange(len(values)), values / values.sum(), color="tab:blue")
+    ax.set_xlabel("direction index")
+    ax.set_ylabel(f"eigenvalue / sum of top {len(values)}")
+    fig.tight_layout()
+    return fig
+
+
+def identity_figure(rates: pd.DataFrame, threshold: float):
+    """Match rate of edited vs original against degree, one line per direction."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for direction, row in rates.iterrows():
+        ax.plot(row.index, row.to_numpy(), "o-", label=f"direction {direction}")
+    ax.axhline(0.9, color="grey", ls=":", lw=1)
+    ax.set_xlabel("degree")
+    ax.set_ylabel(f"match rate (score >= {threshold:.1f})")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _png(image: np.ndarray, size: int = 256) -> bytes:
+    """8-bit PNG bytes of a [0, 1] grey image, enlarged to ``size`` px with nearest neighbours."""
+    import cv2
+
+    big = cv2.resize(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), (size, size),
+                     interpolation=cv2.INTER_NEAREST)
+    return cv2.imencode(".png", big)[1].tobytes()
+
+
+def slider_app(generator: Generator, directions: torch.Tensor, n_directions: int = 20, max_seed: int = 999,
+               max_degree: float = 10.0):
+    """ipywidgets UI: sliders for seed, direction index, degree and truncation over the original and its edit.
+
+    It renders once when built (so a headless run exercises the callback) and again on every slider
+    change; ``display`` it in JupyterLab for the live editor.
+    """
+    import ipywidgets as widgets
+
+    sliders = {
+        "seed": widgets.IntSlider(0, 0, max_seed, description="seed"),
+        "index": widgets.IntSlider(0, 0, min(n_directions, len(directions)) - 1, description="direction"),
+        "degree": widgets.FloatSlider(3.0, min=-max_degree, max=max_degree, step=0.5, description="degree"),
+        "truncation": widgets.FloatSlider(0.7, min=0.0, max=1.0, step=0.05, description="truncation"),
+    }
+    original, edited = widgets.Image(format="png"), widgets.Image(format="png")
+
+    def update(_=None) -> None:
+        v = {name: s.value for name, s in sliders.items()}
+        images = _edited(generator, directions, v["seed"], [(v["index"], 0.0), (v["index"], v["degree"])],
+                         v["truncation"])
+        original.value, edited.value = _png(images[0]), _png(images[1])
+
+    for slider in sliders.values():
+        slider.observe(update, names="value")
+    update()
+    labelled = [widgets.VBox([widgets.Label(t), img]) for t, img in (("original", original), ("edited", edited))]
+    return widgets.VBox([widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]),
+                         widgets.HBox(labelled)])
+
+
+def synfing_pairs(generator: Generator, directions: torch.Tensor, n_identities: int, out_dir: str | Path,
+                  seed: int = 0, indices: Sequence[int] = (0, 1, 2), max_degree: float = 3.0,
+                  truncation: float = 0.7, noise_strength: float = 0.1, matcher=None, scale: float | None = None,
+                  threshold: float | None = None) -> dict:
+    """Write a SynFing-like set: two impressions per identity, and return its genuine-score statistics.
+
+    An identity is a seed's w and noise maps; each impression moves w along a random direction of
+    ``indices`` (the identity-preserving ones) by a degree uniform in [-max_degree, max_degree]
+    and mixes ``noise_strength`` of fresh noise into the seed's maps (sqrt(1 - a^2) n + a n').
+    Files: ``images/<identity>_<impression>.png`` (R px, 8-bit), ``pairs.csv``, ``manifest.json``.
+    """
+    import cv2
+
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    identity_seeds = (1 << 20) + rng.choice(1 << 30, n_identities, replace=False)  # clear of small eval seeds
+    keep = np.sqrt(1 - noise_strength ** 2)
+    rows = []
+    for identity, identity_seed in enumerate(identity_seeds):
+        w = seed_latents(generator, [int(identity_seed)], truncation)
+        base_noise = seed_noise(generator, [int(identity_seed)])
+        row = {"identity": identity, "seed": int(identity_seed)}
+        images = []
+        for impression in range(2):
+            index, degree = int(rng.choice(indices)), float(rng.uniform(-max_degree, max_degree))
+            fresh = torch.Generator().manual_seed(int(rng.integers(1 << 31)))
+            noise = [keep * n + noise_strength * torch.randn(n.shape, generator=fresh) for n in base_noise]
+            image = render(generator, edit(w, directions, index, degree), noise=noise)[0]
+            name = f"{identity:06d}_{impression}.png"
+            cv2.imwrite(str(out_dir / "images" / name), np.round(np.clip(image, 0, 1) * 255).astype(np.uint8))
+            row |= {f"file_{impression}": f"images/{name}", f"direction_{impression}": index,
+                    f"degree_{impression}": round(degree, 4)}
+            images.append(image)
+        if matcher is not None:
+            native = to_native(np.stack(images), scale or native_scale(generator.resolution))
+            row["score"] = matcher.score(native[0], native[1])
+        rows.append(row)
+    with open(out_dir / "pairs.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    stats: dict = {"n_identities": n_identities, "n_images": 2 * n_identities}
+    if matcher is not None:
+        scores = np.array([r["score"] for r in rows])
+        stats |= {"matcher": matcher.name, "genuine_mean": float(scores.mean()),
+                  "genuine_median": float(np.median(scores)), "genuine_min": float(scores.min()),
+                  "genuine_q10": float(np.quantile(scores, 0.1))}
+        if threshold is not None:
+            stats |= {"threshold": float(threshold), "genuine_match_rate": float(np.mean(scores >= threshold))}
+    manifest = {"parameters": {"seed": seed, "indices": [int(i) for i in indices], "max_degree": max_degree,
+                               "truncation": truncation, "noise_strength": noise_strength,
+                               "resolution": generator.resolution},
+                "stats": stats}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, default=float) + "\n")
+    return stats

@@ -1,0 +1,464 @@
+"""Minutiae-to-fingerprint reconstruction: a ResNet encoder from minutiae maps to a frozen StyleGAN2's w+.
+
+Scale: the generator draws R px prints of a master squared from its ``min(height, width)`` px side
+(500 ppi, ridge period 8-12 px), so at R = 64 a ridge period is about 2.5 px, far below what
+MINDTCT can read. Every print is therefore resized by ``native_scale`` (side / R) back to the
+masters' 500 ppi before minutiae extraction and matching, and minutiae found there are mapped
+back to R px to draw the maps. Matching radii (10 px) are at 500 ppi too.
+
+Noise: pairs and reconstructions use the generator's stored noise maps (``noise="fixed"``), so
+each training image is a function of its w alone, the only thing an encoder can control.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fpnb.config import Profile, paths
+from fpnb.stylegan import Generator
+
+ENCODER_FILE = "minutiae_encoder.safetensors"
+WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+MASTER_SIDE = 275  # px: min(height, width) of the default 400 x 275 masters
+MAP_SIGMA_PX, MAP_LINE_PX = 3.0, 15.0  # minutiae-map dot and line at 500 ppi (seed 001's values)
+LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0}
+ABLATION_VARIANTS = {
+    "l2": {"l2": 1.0},
+    "l2+perceptual": {"l2": 1.0, "perceptual": 0.8},
+    "l2+perceptual+fingernet": {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0},
+}
+
+
+# ----------------------------------------------------------------------------- scale and maps
+
+def native_scale(resolution: int, master_side: int = MASTER_SIDE) -> float:
+    """Factor that brings an R px generated print back to the masters' 500 ppi."""
+    return master_side / resolution
+
+
+def profile_scale(profile: Profile) -> float:
+    """``native_scale`` of the profile's GAN resolution and master size."""
+    return native_scale(profile.gan_resolution, min(profile.image_height, profile.image_width))
+
+
+def to_native(images: np.ndarray, scale: float) -> np.ndarray:
+    """Prints (N x R x R, [0, 1]) resized by ``scale`` with bicubic interpolation, clipped to [0, 1]."""
+    import cv2
+
+    size = int(round(images.shape[-1] * scale))
+    return np.stack([np.clip(cv2.resize(np.asarray(img, np.float32), (size, size), interpolation=cv2.INTER_CUBIC),
+                             0, 1) for img in images]).astype(np.float32)
+
+
+def native_features(image: np.ndarray) -> tuple:
+    """Minutiae and singular points (row, col) of one print at 500 ppi."""
+    from fpnb.features import foreground_mask, orientation_field, singular_points
+    from fpnb.identity import extract_minutiae
+
+    minutiae = extract_minutiae(image)
+    orientation, _ = orientation_field(image)
+    points = singular_points(orientation, foreground_mask(image)).all()
+    return minutiae, points
+
+
+def maps_of(images: np.ndarray, scale: float) -> tuple[np.ndarray, list]:
+    """3-channel minutiae maps (N x 3 x R x R float32) of R px prints, and their minutiae at R px.
+
+    Extraction runs at 500 ppi (``to_native``); dots and lines are scaled down with the
+    coordinates but kept at least 1 px wide and 3 px long so that they survive at R px.
+    """
+    from fpnb.identity import Minutiae
+    from fpnb.maps import minutiae_map
+
+    shape = images.shape[1:]
+    sigma = max(1.0, MAP_SIGMA_PX / scale)
+    line = max(3, int(round(MAP_LINE_PX / scale)))
+    maps, found = [], []
+    for image in to_native(images, scale):
+        minutiae, points = native_features(image)
+        small = Minutiae(minutiae.x / scale, minutiae.y / scale, minutiae.angle, minutiae.kind, minutiae.quality)
+        maps.append(minutiae_map(small, points / scale, shape, sigma=sigma, line_length=line))
+        found.append(small)
+    return np.stack(maps).astype(np.float32), found
+
+
+def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0.7,
+               scale: float | None = None) -> dict:
+    """Generated prints and their minutiae maps: images N x R x R in [0, 1], w N x D, maps N x 3 x R x R."""
+    from fpnb.gan_sampling import render, seed_latents
+
+    seeds = [int(s) for s in seeds]
+    scale = native_scale(generator.resolution) if scale is None else scale
+    w = seed_latents(generator, seeds, truncation).cpu()
+    images = render(generator, w)  # stored noise: the image is a function of w
+    maps, minutiae = maps_of(images, scale)
+    return {"images": images, "w": w.numpy(), "maps": maps, "minutiae": minutiae, "seeds": seeds,
+            "scale": scale, "truncation": truncation}
+
+
+def split_masters(profile: Profile, seed: int = 0, split: str = "test") -> tuple[np.ndarray, list[int]]:
+    """One split's master prints squared to the GAN resolution (N x R x R, [0, 1]) and their identities.
+
+    The GAN trains on the training split only, so the test split's masters are prints it never saw.
+    """
+    from fpnb.datasets import build_restoration_dataset, read_image, square
+
+    root = build_restoration_dataset(profile, seed)
+    identities = [m["identity"] for m in json.loads((root / "masters.json").read_text()) if m["split"] == split]
+    images = np.stack([read_image(root / "masters" / f"{i:05d}.png", grey=True) for i in identities])
+    return square(images.astype(np.float32) / 255.0, profile.gan_resolution), identities
+
+
+def master_pairs(profile: Profile, seed: int = 0, split: str = "test") -> dict:
+    """``make_pairs``' dict (without w) for one split's master prints at the GAN resolution."""
+    images, identities = split_masters(profile, seed, split)
+    scale = profile_scale(profile)
+    maps, minutiae = maps_of(images, scale)
+    return {"images": images, "maps": maps, "minutiae": minutiae, "identities": identities, "scale": scale}
+
+
+def n_training_pairs(profile: Profile) -> int:
+    """Generated pairs the encoder trains on: ten per GAN sample of the profile."""
+    return 10 * profile.n_gan_samples
+
+
+# ----------------------------------------------------------------------------- encoder
+
+def _norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with up to 8 groups (batch statistics are useless at batch 4-8)."""
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (two 3x3 convs) with GroupNorm and a 1x1 projection when the shape changes."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.norm1 = _norm(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.norm2 = _norm(out_channels)
+        same = stride == 1 and in_channels == out_channels
+        self.skip = nn.Identity() if same else nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), _norm(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.norm1(self.conv1(x)))
+        return F.relu(self.norm2(self.conv2(out)) + self.skip(x))
+
+
+class MinutiaeEncoder(nn.Module):
+    """ResNet-10-like encoder: minutiae map B x 3 x R x R -> w+ B x n_latent x D as ``w_avg + delta``.
+
+    Stem 3x3 conv, four stages of one BasicBlock each (widths c, 2c, 4c, 8c, strides 1, 2, 2, 2)
+    with GroupNorm (batches are small), then an adaptive 4 x 4 pool kept spatial (minutiae
+    positions matter, a global pool would lose them) -> linear -> D-wide hidden layer -> w+ head.
+    The head starts at zero, so an untrained encoder answers the mean print. w+ (one w per style
+    input) rather than seed 001's single w: prints the generator never drew (masters) need the
+    extra freedom; the latent loss to the known w keeps it near the generator's w space.
+    """
+
+    def __init__(self, n_latent: int, style_dim: int, w_avg: torch.Tensor | None = None, channels: int = 32,
+                 w_plus: bool = True):
+        super().__init__()
+        self.args = dict(n_latent=n_latent, style_dim=style_dim, channels=channels, w_plus=w_plus)
+        self.n_latent, self.style_dim, self.w_plus = n_latent, style_dim, w_plus
+        widths = [channels, 2 * channels, 4 * channels, 8 * channels]
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 1, 1, bias=False),
+                                  _norm(channels), nn.ReLU())  # c x R x R
+        self.stages = nn.Sequential(*[BasicBlock(a, b, s) for a, b, s in
+                                      zip([channels] + widths[:-1], widths, (1, 2, 2, 2))])  # 8c x R/8 x R/8
+        self.pool = nn.AdaptiveAvgPool2d(4)  # 8c x 4 x 4
+        self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(16 * widths[-1], style_dim), nn.LeakyReLU(0.2))
+        self.head = nn.Linear(style_dim, (n_latent if w_plus else 1) * style_dim)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.register_buffer("w_avg", torch.zeros(style_dim) if w_avg is None else w_avg.detach().clone().cpu())
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        delta = self.head(self.hidden(self.pool(self.stages(self.stem(maps)))))
+        delta = delta.view(len(maps), -1, self.style_dim).expand(-1, self.n_latent, -1)
+        return self.w_avg + delta
+
+
+def build_encoder(generator: Generator, channels: int = 32, w_plus: bool = True) -> MinutiaeEncoder:
+    """An untrained encoder for this generator's w space, centred on its ``w_avg``."""
+    return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus)
+
+
+@torch.no_grad()
+def reconstruct(encoder: MinutiaeEncoder, generator: Generator, maps: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Prints (N x R x R in [0, 1]) that the frozen generator draws from the encoder's w+ of each map."""
+    from fpnb.gan_sampling import render
+
+    encoder.eval()
+    w = torch.cat([encoder(torch.as_tensor(maps[i:i + batch])) for i in range(0, len(maps), batch)]) \
+        if len(maps) else torch.zeros(0, generator.n_latent, generator.style_dim)
+    return render(generator, w, batch=batch)
+
+
+# ----------------------------------------------------------------------------- training
+
+def encoder_losses(encoder: MinutiaeEncoder, generator: Generator, printnet: nn.Module | None, maps: torch.Tensor,
+                   images: torch.Tensor, w: torch.Tensor | None, weights: dict) -> tuple[torch.Tensor, dict]:
+    """Weighted total and its parts: pixel L2, printnet perceptual, FingerNet-style, latent L2 to the known w."""
+    w_plus = encoder(maps)
+    output = generator(w_plus, input_is_latent=True, noise="fixed")  # B x 1 x R x R, about [-1, 1]
+    target = images[:, None] * 2 - 1
+    parts = {"l2": F.mse_loss(output, target)}
+    if weights.get("perceptual", 0) or weights.get("fingernet", 0):
+        from fpnb.printnet import fingernet_loss, perceptual_loss
+
+        if weights.get("perceptual", 0):
+            parts["perceptual"] = perceptual_loss(printnet, output, target)
+        if weights.get("fingernet", 0):
+            parts["fingernet"] = fingernet_loss(printnet, output, target)
+    if weights.get("latent", 0) and w is not None:
+        parts["latent"] = F.mse_loss(w_plus, w[:, None].expand_as(w_plus))
+    total = sum(weights.get(name, 0) * value for name, value in parts.items())
+    return total, parts
+
+
+def encoder_run_dir(profile: Profile, tag: str) -> Path:
+    """Checkpoint and log of one encoder training (resumed after a crash)."""
+    return paths.runs / profile.name / f"encoder-{tag}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shipped_encoder(profile: Profile, tag: str = "main") -> Path | None:
+    """The shipped encoder file when its card names this profile and tag."""
+    path = paths.weights / ENCODER_FILE
+    card = path.with_suffix(".json")
+    if path.exists() and card.exists():
+        meta = json.loads(card.read_text())
+        if meta.get("profile") == profile.name and meta.get("tag") == tag:
+            return path
+    return None
+
+
+def load_encoder(path: str | Path) -> MinutiaeEncoder:
+    """Rebuild an encoder from its safetensors file (arguments in the metadata), checking the card's sha256."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    card = path.with_suffix(".json")
+    if card.exists() and json.loads(card.read_text()).get("sha256") not in (None, _sha256(path)):
+        raise ValueError(f"{path}: sha256 differs from its model card {card.name}")
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{path}: not a {WEIGHTS_FORMAT} file")
+    encoder = MinutiaeEncoder(**json.loads(metadata["args"]))
+    encoder.load_state_dict(load_file(str(path), device="cpu"))
+    return encoder.eval()
+
+
+def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, metrics: dict,
+                 tag: str = "main", train_args: dict | None = None) -> Path | None:
+    """Write the encoder (safetensors), its log and JSON model card under weights/ (never for smoke)."""
+    from safetensors.torch import save_file
+
+    if profile.name == "smoke":
+        return None
+    path = paths.weights / ENCODER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, tmp, metadata={"format": WEIGHTS_FORMAT, "args": json.dumps(encoder.args)})
+    os.replace(tmp, path)
+    log.to_csv(path.with_suffix(".log.csv"), index=False)
+    card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "file": path.name,
+            "format": WEIGHTS_FORMAT, "args": encoder.args, "train": train_args or {},
+            "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics,
+            "n_params": sum(p.numel() for p in encoder.parameters()), "size_bytes": path.stat().st_size,
+            "sha256": _sha256(path), "torch": torch.__version__}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
+    return path
+
+
+def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,
+                  loss_weights: dict | None = None, retrain: bool = False, steps: int | None = None,
+                  tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 32,
+                  run_dir: Path | None = None) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
+    """Train (or resume, or load the shipped) encoder on generated pairs; the generator stays frozen.
+
+    Adam (Ranger is not installed) with cosine decay from ``lr``; batches are a function of
+    (seed, step), so a resumed run continues exactly. A checkpoint made with other settings is
+    not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent.
+    """
+    weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
+    steps = profile.encoder_steps if steps is None else steps
+    batch_size = batch_size or profile.batch_size
+    shipped = shipped_encoder(profile, tag)
+    if shipped is not None and not retrain:
+        return load_encoder(shipped), pd.read_csv(shipped.with_suffix(".log.csv")), f"shipped {shipped.name}"
+    generator.eval().requires_grad_(False)
+    if printnet is not None:
+        printnet.eval().requires_grad_(False)
+    maps = torch.as_tensor(pairs["maps"])
+    images = torch.as_tensor(pairs["images"])
+    w = torch.as_tensor(pairs["w"])
+    torch.manual_seed(seed)
+    encoder = build_encoder(generator, channels)
+    optimiser = torch.optim.Adam(encoder.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    settings = {"args": encoder.args, "loss_weights": weights, "steps": steps, "batch_size": batch_size, "lr": lr,
+                "seed": seed, "n_pairs": len(maps), "generator": generator.args}
+    run_dir = encoder_run_dir(profile, tag) if run_dir is None else Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    step, log = 0, []
+    if ckpt_path.exists() and not retrain:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ckpt["settings"] == settings:
+            encoder.load_state_dict(ckpt["encoder"])
+            optimiser.load_state_dict(ckpt["optimiser"])
+            schedule.load_state_dict(ckpt["schedule"])
+            step, log = ckpt["step"], list(ckpt["log"])
+    every = max(1, steps // 10)
+    encoder.train()
+    while step < steps:
+        started = time.perf_counter()
+        rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        index = torch.randint(len(maps), (batch_size,), generator=rng)
+        total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights)
+        optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        optimiser.step()
+        schedule.step()
+        step += 1
+        log.append({"step": step, "loss": total.item(), **{k: v.item() for k, v in parts.items()},
+                    "lr": schedule.get_last_lr()[0], "seconds": time.perf_counter() - started})
+        if step % every == 0 or step == steps:
+            tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+            torch.save({"settings": settings, "encoder": encoder.state_dict(), "optimiser": optimiser.state_dict(),
+                        "schedule": schedule.state_dict(), "step": step, "log": log}, tmp)
+            os.replace(tmp, ckpt_path)
+            pd.DataFrame(log).to_csv(run_dir / "log.csv", index=False)
+    source = f"trained here ({profile.name}, {step} steps)" if step else "untrained"
+    return encoder.eval(), pd.DataFrame(log), source
+
+
+def training_curves(log: pd.DataFrame, window: int = 25):
+    """Loss parts against step (running mean over ``window`` steps), one panel per part."""
+    import matplotlib.pyplot as plt
+
+    names = [c for c in log.columns if c not in ("step", "lr", "seconds")]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(log["step"], log[name].rolling(window, min_periods=1).mean())
+        ax.set_title(name)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, matcher, scale: float,
+                            seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Per-print table and summary: genuine score (reconstruction vs its source), impostors, TAR, minutiae F1.
+
+    Impostors are every reconstruction against every other source (N (N - 1) pairs), so FARs
+    below 1 / (N (N - 1)) are not resolved; ``n_impostor`` says how many there were. TAR CIs
+    resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``).
+    """
+    from fpnb.identity import extract_minutiae
+    from fpnb.metrics import bootstrap_ci, minutiae_prf, threshold_at_far, verification_metrics
+
+    if sources.shape != reconstructions.shape or len(sources) < 2:
+        raise ValueError(f"sources: need >= 2 prints shaped like reconstructions, got {sources.shape} "
+                         f"and {reconstructions.shape}")
+    src, rec = to_native(sources, scale), to_native(reconstructions, scale)
+    n = len(src)
+    scores = np.array([[matcher.score(rec[i], src[j]) for j in range(n)] for i in range(n)])
+    genuine = np.diag(scores)
+    impostor = scores[~np.eye(n, dtype=bool)]
+    rows = []
+    for i in range(n):
+        prf = minutiae_prf(extract_minutiae(rec[i]), extract_minutiae(src[i]))
+        rows.append({"index": i, "genuine_score": genuine[i], "best_impostor_score": np.delete(scores[i], i).max(),
+                     "minutiae_precision": prf["precision"], "minutiae_recall": prf["recall"],
+                     "minutiae_f1": prf["f1"], "n_minutiae_source": prf["tp"] + prf["fn"],
+                     "n_minutiae_reconstruction": prf["tp"] + prf["fp"]})
+    table = pd.DataFrame(rows)
+    metrics = verification_metrics(genuine, impostor)
+    summary = {"n": n, "n_impostor": int(impostor.size), "eer": metrics["eer"],
+               "genuine_mean": float(genuine.mean()), "impostor_mean": float(impostor.mean()),
+               "minutiae_f1": float(table["minutiae_f1"].mean()),
+               "minutiae_f1_ci": bootstrap_ci(table["minutiae_f1"].to_numpy(), seed=seed)}
+    for label in ("1e-3", "1e-4"):
+        threshold = threshold_at_far(impostor, float(label))
+        summary[f"threshold_at_far_{label}"] = threshold
+        summary[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
+        summary[f"tar_at_far_{label}_ci"] = bootstrap_ci((genuine >= threshold).astype(float), seed=seed)
+    return table, summary
+
+
+def summary_table(summaries: dict[str, dict]) -> pd.DataFrame:
+    """One row per evaluation set: n, genuine and impostor means, TAR at FAR 0.1 % and 0.01 % with CIs, minutiae F1."""
+    columns = ["n", "n_impostor", "genuine_mean", "impostor_mean", "tar_at_far_1e-3", "tar_at_far_1e-3_ci",
+               "tar_at_far_1e-4", "tar_at_far_1e-4_ci", "eer", "minutiae_f1", "minutiae_f1_ci"]
+    return pd.DataFrame({name: {c: summary[c] for c in columns} for name, summary in summaries.items()}).T
+
+
+def ablation(generator: Generator, printnet: nn.Module | None, pairs: dict, eval_pairs: dict, profile: Profile,
+             matcher, seed: int = 0, latent_weight: float = 0.0, retrain: bool = False,
+             variants: dict | None = None) -> pd.DataFrame:
+    """Encoders trained with each loss combination at a third of the profile's steps, evaluated alike."""
+    rows = []
+    steps = max(1, profile.encoder_steps // 3)
+    for name, weights in (variants or ABLATION_VARIANTS).items():
+        weights = {**weights, "latent": latent_weight}
+        encoder, log, _ = train_encoder(generator, printnet, pairs, profile, seed, weights, retrain, steps=steps,
+                                        tag=f"ablation-{name}")
+        recon = reconstruct(encoder, generator, eval_pairs["maps"])
+        _, summary = evaluate_reconstruction(eval_pairs["images"], recon, matcher, eval_pairs["scale"], seed)
+        rows.append({"variant": name, "steps": steps, "final_l2": float(log["l2"].tail(10).mean()),
+                     "genuine_mean": summary["genuine_mean"], "tar_at_far_1e-3": summary["tar_at_far_1e-3"],
+                     "tar_at_far_1e-3_ci": summary["tar_at_far_1e-3_ci"], "minutiae_f1": summary["minutiae_f1"],
+                     "n": summary["n"]})
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def examples_figure(pairs: dict, reconstructions: np.ndarray, n: int = 4):
+    """Rows: minutiae map (RGB), source, reconstruction, reconstruction with the source's minutiae over it."""
+    import matplotlib.pyplot as plt
+
+    from fpnb.maps import draw_minutiae
+
+    n = min(n, len(reconstructions))
+    fig, axes = plt.subplots(4, n, figsize=(2.4 * n, 9.6), squeeze=False)
+    titles = ["minutiae map", "source", "reconstruction", "source minutiae on reconstruction"]
+    for c in range(n):
+        axes[0, c].imshow(np.clip(pairs["maps"][c].transpose(1, 2, 0), 0, 1))
+        axes[1, c].imshow(pairs["images"][c], cmap="gray", vmin=0, vmax=1)
+        axes[2, c].imshow(reconstructions[c], cmap="gray", vmin=0, vmax=1)
+        draw_minutiae(axes[3, c], reconstructions[c], pairs["minutiae"][c], length=3.0)
+        for r in range(4):
+            axes[r, c].set_axis_off()
+            if c == 0:
+                axes[r, c].set_title(titles[r], fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig

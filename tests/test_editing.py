@@ -1,0 +1,123 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fpnb import editing
+from fpnb.gan_sampling import sample
+from fpnb.sefa import factorize
+from fpnb.stylegan import Generator
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def generator():
+    torch.manual_seed(0)
+    g = Generator(32, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
+    with torch.no_grad():
+        for layer in [g.conv1, *g.convs]:
+            layer.noise.weight.fill_(0.5)
+    return g
+
+
+class MeanMatcher:
+    """Stand-in matcher: high when two prints' means agree."""
+
+    name = "mean"
+
+    def score(self, a, b):
+        return float(100 - 1000 * abs(a.mean() - b.mean()))
+
+
+def test_directions_round_trip_orthonormal(generator, tmp_path):
+    eigenvalues, directions = factorize(generator)
+    path = editing.save_directions(eigenvalues, directions, tmp_path / "d.safetensors", {"profile": "test"})
+    loaded_values, loaded = editing.load_directions(path)
+    assert torch.equal(loaded, directions) and torch.equal(loaded_values, eigenvalues)
+    torch.testing.assert_close(loaded @ loaded.T, torch.eye(16), atol=1e-5, rtol=0)
+    from safetensors.torch import save_file
+    save_file({"x": torch.zeros(1)}, tmp_path / "other.safetensors")
+    with pytest.raises(ValueError):
+        editing.load_directions(tmp_path / "other.safetensors")
+
+
+def test_degree_zero_is_the_original_and_edits_change_it(generator):
+    _, directions = factorize(generator)
+    grid = editing.edit_grid(generator, directions, [3, 4], [0, 1], [0.0, 5.0], truncation=0.7)
+    assert grid.shape == (2, 2, 2, 32, 32)
+    original = sample(generator, [3, 4], truncation=0.7)
+    np.testing.assert_allclose(grid[:, 0, 0], original, atol=1e-5)  # batching reorders float sums
+    np.testing.assert_allclose(grid[:, 1, 0], original, atol=1e-5)
+    assert np.abs(grid[:, :, 1] - grid[:, :, 0]).mean() > 1e-4
+
+
+def test_measure_edits_table(generator):
+    _, directions = factorize(generator)
+    table = editing.measure_edits(generator, directions, [0, 1], [0, 2], [-2.0, 0.0, 2.0], MeanMatcher(), 4.0)
+    assert len(table) == 12
+    assert set(editing.MEASURES) | {"direction", "degree", "seed", "score"} <= set(table.columns)
+    at_zero = table[table["degree"] == 0]
+    assert (at_zero["centroid_shift_px"] == 0).all() and np.allclose(at_zero["score"], 100, atol=1e-3)
+
+
+def test_identity_preserving_on_a_hand_made_table():
+    rows = []
+    for seed in range(10):
+        for degree in (-5, -3, 0, 3, 5):
+            rows.append({"direction": 0, "degree": degree, "seed": seed, "score": 50})  # always matches
+            fails = abs(degree) == 3 and seed < 2  # 80 % at |degree| 3
+            rows.append({"direction": 1, "degree": degree, "seed": seed, "score": 10 if fails else 50})
+            rows.append({"direction": 2, "degree": degree, "seed": seed, "score": 10 if abs(degree) == 5 else 50})
+    result = editing.identity_preserving(pd.DataFrame(rows), threshold=40, min_rate=0.9, max_degree=3)
+    assert result["identity_preserving"].to_dict() == {0: True, 1: False, 2: True}
+    assert result.loc[1, "worst_match_rate"] == pytest.approx(0.8)
+    with pytest.raises(ValueError):
+        editing.identity_preserving(pd.DataFrame(rows), threshold=40, max_degree=1)
+
+
+def test_describe_directions_names_the_moved_measure():
+    degrees = np.tile([-2.0, 0.0, 2.0], 4)
+    rows = [{"direction": d, "degree": g, "ridge_period_px": 9 + (g if d == 0 else 0),
+             "contrast": 0.5 + (0.1 * g if d == 1 else 0), "foreground_area": 0.5, "centroid_shift_px": 0.0}
+            for d in (0, 1) for g in degrees]
+    described = editing.describe_directions(pd.DataFrame(rows))
+    assert described.loc[0, "main_effect"] == "ridge_period_px" and described.loc[1, "main_effect"] == "contrast"
+    assert described.loc[0, "ridge_period_px_per_degree"] == pytest.approx(1.0)
+
+
+def test_dominant_period_of_a_grating():
+    rows, cols = np.mgrid[:200, :200]
+    grating = 0.5 + 0.5 * np.cos(2 * np.pi * (cols * np.cos(0.5) + rows * np.sin(0.5)) / 9.0)
+    assert editing.dominant_period(grating) == pytest.approx(9.0, abs=0.4)
+
+
+def test_sliders_build_and_update(generator):
+    _, directions = factorize(generator)
+    app = editing.slider_app(generator, directions, n_directions=4)
+    sliders = [w for box in app.children[:2] for w in box.children]
+    images = [box.children[1] for box in app.children[2].children]
+    before = images[1].value
+    assert before and images[0].value
+    sliders[2].value = -6.0  # degree
+    assert images[1].value != before
+
+
+def test_synfing_pairs_writes_the_dataset(generator, tmp_path):
+    _, directions = factorize(generator)
+    stats = editing.synfing_pairs(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=MeanMatcher(),
+                                  scale=2.0, threshold=90.0)
+    table = pd.read_csv(tmp_path / "pairs.csv")
+    assert len(table) == 3 and len(list((tmp_path / "images").glob("*.png"))) == 6
+    assert (tmp_path / "manifest.json").exists()
+    assert set(table["direction_0"]) <= {0, 1} and table["degree_0"].abs().max() <= 3
+    assert stats["n_identities"] == 3 and 0 <= stats["genuine_match_rate"] <= 1
+    again = editing.synfing_pairs(generator, directions, 3, tmp_path / "again", seed=1, indices=[0, 1])
+    assert again["n_images"] == 6
+    assert pd.read_csv(tmp_path / "again" / "pairs.csv")["seed"].tolist() == table["seed"].tolist()

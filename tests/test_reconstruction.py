@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+import torch
+
+from fpnb import reconstruction as rc
+from fpnb.config import get_profile
+from fpnb.printnet import PrintNet
+from fpnb.stylegan import Generator
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def generator():
+    torch.manual_seed(0)
+    return Generator(32, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
+
+
+class EqualityMatcher:
+    """Stand-in matcher: 100 for identical prints, else 0."""
+
+    name = "equality"
+
+    def score(self, a, b):
+        return 100.0 if np.array_equal(a, b) else 0.0
+
+
+@pytest.fixture(scope="module")
+def prints():
+    from fpnb.datasets import square
+    from fpnb.synth import make_master
+
+    return square(np.stack([make_master(seed, 275, 275).image for seed in (1, 2, 3)]), 64)
+
+
+def test_maps_to_encoder_to_generator_shapes(generator):
+    encoder = rc.build_encoder(generator, channels=8)
+    maps = torch.rand(3, 3, 32, 32)
+    w_plus = encoder(maps)
+    assert w_plus.shape == (3, generator.n_latent, 16)
+    torch.testing.assert_close(w_plus, generator.w_avg.expand_as(w_plus))  # zero head: the mean print
+    images = rc.reconstruct(encoder, generator, maps.numpy())
+    assert images.shape == (3, 32, 32) and images.min() >= 0 and images.max() <= 1
+
+
+def test_single_w_encoder_repeats_one_w(generator):
+    encoder = rc.MinutiaeEncoder(generator.n_latent, 16, channels=8, w_plus=False)
+    torch.nn.init.normal_(encoder.head.weight)
+    w_plus = encoder(torch.rand(2, 3, 32, 32))
+    assert w_plus.shape == (2, generator.n_latent, 16)
+    torch.testing.assert_close(w_plus, w_plus[:, :1].expand_as(w_plus))
+
+
+def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, tmp_path):
+    pairs = {"maps": np.random.default_rng(0).random((6, 3, 32, 32), dtype=np.float32),
+             "images": np.random.default_rng(1).random((6, 32, 32), dtype=np.float32),
+             "w": np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32)}
+    torch.manual_seed(0)
+    printnet = PrintNet((4, 8, 8, 8)).eval().requires_grad_(False)
+    weights = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0, "latent": 1.0}
+    profile = get_profile("smoke", batch_size=2)
+    torch.manual_seed(0)
+    initial = rc.build_encoder(generator, 8).state_dict()
+    encoder, log, _ = rc.train_encoder(generator, printnet, pairs, profile, loss_weights=weights, steps=2,
+                                       channels=8, run_dir=tmp_path)
+    assert list(log["step"]) == [1, 2]
+    for name in ["loss", *weights]:
+        assert np.isfinite(log[name]).all(), name
+    changed = [not torch.equal(initial[k], v) for k, v in encoder.state_dict().items() if k != "w_avg"]
+    assert any(changed)
+    assert all(p.grad is None for p in generator.parameters()) and all(p.grad is None for p in printnet.parameters())
+    again, log_again, _ = rc.train_encoder(generator, printnet, pairs, profile, loss_weights=weights, steps=2,
+                                           channels=8, run_dir=tmp_path)
+    assert len(log_again) == 2  # resumed from the finished checkpoint, no extra step
+    for key, value in encoder.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value)
+
+
+def test_maps_of_brings_minutiae_back_to_generator_pixels(prints):
+    maps, minutiae = rc.maps_of(prints, rc.native_scale(64))
+    assert maps.shape == (3, 3, 64, 64) and maps.dtype == np.float32
+    assert 0 <= maps.min() and maps.max() <= 1
+    assert all(len(m) >= 5 for m in minutiae)  # a 64 px master upsampled to 500 ppi still has minutiae
+    assert all((m.x >= 0).all() and (m.x < 64).all() and (m.y >= 0).all() and (m.y < 64).all() for m in minutiae)
+    assert maps[:, :2].sum() > 0
+
+
+def test_evaluate_reconstruction_perfect_copies(prints):
+    table, summary = rc.evaluate_reconstruction(prints, prints.copy(), EqualityMatcher(), rc.native_scale(64))
+    assert len(table) == 3 and summary["n_impostor"] == 6
+    assert summary["tar_at_far_1e-3"] == 1.0 and summary["impostor_mean"] == 0.0
+    assert table["minutiae_f1"].eq(1.0).all()
+    with pytest.raises(ValueError):
+        rc.evaluate_reconstruction(prints, prints[:2], EqualityMatcher(), 1.0)

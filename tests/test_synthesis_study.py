@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from fpnb import synthesis_study as study
+from fpnb.datasets import square
+from fpnb.identity import get_matcher
+from fpnb.printnet import PrintNet
+from fpnb.synth import make_master
+
+
+def test_frechet_distance_is_zero_for_identical_sets():
+    feats = np.random.default_rng(0).standard_normal((50, 6))
+    assert study.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_matches_the_1d_gaussian_formula():
+    a = np.random.default_rng(1).standard_normal((400, 1))
+    for shift, scale in [(0.5, 1.0), (2.0, 1.0), (1.0, 3.0)]:
+        b = scale * a + shift
+        expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
+        assert study.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    distances = [study.frechet_distance(a, a + s) for s in (0.5, 1.0, 2.0)]
+    assert distances == sorted(distances) and distances[0] > 0
+
+
+def test_frechet_distance_handles_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((8, 32)), rng.standard_normal((8, 32)) + 1.0
+    assert np.isfinite(study.frechet_distance(a, b)) and study.frechet_distance(a, b) > 30
+
+
+def test_quality_table_rows_and_floor_ratio():
+    torch.manual_seed(0)
+    net = PrintNet().eval().requires_grad_(False)
+    rng = np.random.default_rng(0)
+    real_a, real_b = rng.random((6, 32, 32)), rng.random((6, 32, 32))
+    table = study.quality_table(net, real_a, real_b, real_b.copy(), study.ceiling_images(real_b))
+    assert list(table.index) == ["floor: real vs real", "generated vs real", "ceiling: blurred noise",
+                                 "ceiling: ridge-free"]
+    assert table.loc["generated vs real", "fid"] == pytest.approx(table.loc["floor: real vs real", "fid"])
+    assert table.loc["floor: real vs real", "ratio_to_floor"] == 1.0 and (table["n"] == 6).all()
+
+
+@pytest.fixture(scope="module")
+def masters():
+    return np.clip(square(np.stack([make_master(2**33 + s).image for s in range(4)]), 64), 0, 1)
+
+
+def test_print_statistics_of_masters(masters):
+    stats = study.print_statistics(masters[:2])
+    assert list(stats.columns) == ["ridge_period_px", "coherence", "foreground_fraction", "endings",
+                                   "bifurcations", "minutiae"]
+    assert stats["ridge_period_px"].between(6, 16).all() and stats["coherence"].between(0, 1).all()
+    assert (stats["minutiae"] == stats["endings"] + stats["bifurcations"]).all()
+
+
+def test_diversity_flags_two_identical_prints(masters):
+    result = study.diversity(np.stack([masters[0], masters[0]]), get_matcher("bozorth3"), masters[1:])
+    assert result["n_pairs"] == 1 and result["n_real_pairs"] == 3
+    assert result["n_above"] == 1 and result["fraction_above"] == 1.0
+    assert result["scores"][0] > result["real_scores"].max()
+
+
+def test_to_native_scale_brings_prints_to_the_masters_side(masters):
+    assert study.to_native_scale(masters).shape == (4, study.NATIVE_SIDE, study.NATIVE_SIDE)
