@@ -112,18 +112,20 @@ def foreground_mask(image: np.ndarray, window: int = 15, closing: int = 9) -> np
     return mask
 
 
-def poincare_index(orientation: np.ndarray) -> np.ndarray:
-    """Poincare index (in turns) of an orientation field around each pixel's 8-neighbour ring."""
-    # Ring walked counter-clockwise on screen, the orientation's sense of rotation.
-    ring = [(0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1)]
-    padded = np.pad(orientation, 1, mode="edge")
-    h, w = orientation.shape
-    values = [padded[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in ring]
-    total = np.zeros_like(orientation, dtype=np.float64)
-    for k in range(8):
-        diff = values[(k + 1) % 8] - values[k]
-        total += (diff + np.pi / 2) % np.pi - np.pi / 2
-    return total / (2 * np.pi)
+def poincare_index(orientation: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Poincare index of every pixel along a square of side 2*radius+1: +0.5 core, -0.5 delta, 0 none."""
+    if radius < 1:
+        raise ValueError(f"radius: must be >= 1, got {radius}")
+    doubled = np.pad(2.0 * orientation.astype(np.float64), radius, mode="edge")
+    height, width = orientation.shape
+    r = radius
+    # Closed counter-clockwise walk on screen around the square (row offsets, col offsets).
+    steps = ([(dr, r) for dr in range(r, -r - 1, -1)] + [(-r, dc) for dc in range(r - 1, -r - 1, -1)]
+             + [(dr, -r) for dr in range(-r + 1, r + 1)] + [(r, dc) for dc in range(-r + 1, r + 1)])
+    angles = np.stack([doubled[r + dr:r + dr + height, r + dc:r + dc + width] for dr, dc in steps])
+    delta = np.diff(angles, axis=0, append=angles[:1])
+    delta = (delta + np.pi) % (2 * np.pi) - np.pi
+    return delta.sum(axis=0) / (4 * np.pi)
 
 
 def singular_points(

@@ -170,7 +170,7 @@ class MinutiaeEncoder(nn.Module):
     extra freedom; the latent loss to the known w keeps it near the generator's w space.
     """
 
-    def __init__(self, n_latent: int, style_dim: int, w_avg: torch.Tensor | None = None, channels: int = 32,
+    def __init__(self, n_latent: int, style_dim: int, w_avg: torch.Tensor | None = None, channels: int = 16,
                  w_plus: bool = True):
         super().__init__()
         self.args = dict(n_latent=n_latent, style_dim=style_dim, channels=channels, w_plus=w_plus)
@@ -193,7 +193,7 @@ class MinutiaeEncoder(nn.Module):
         return self.w_avg + delta
 
 
-def build_encoder(generator: Generator, channels: int = 32, w_plus: bool = True) -> MinutiaeEncoder:
+def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True) -> MinutiaeEncoder:
     """An untrained encoder for this generator's w space, centred on its ``w_avg``."""
     return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus)
 
@@ -298,7 +298,7 @@ def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, 
 
 def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,
                   loss_weights: dict | None = None, retrain: bool = False, steps: int | None = None,
-                  tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 32,
+                  tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 16,
                   run_dir: Path | None = None) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
     """Train (or resume, or load the shipped) encoder on generated pairs; the generator stays frozen.
 

@@ -17,6 +17,8 @@ import numpy as np
 import scipy.fft
 from skimage.measure import label, regionprops
 
+from fpnb import features
+
 PATTERNS = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")
 # Class frequencies of real fingerprints (NIST / SFinGe priors).
 PATTERN_PRIORS = (0.037, 0.029, 0.338, 0.317, 0.279)
@@ -283,26 +285,10 @@ def make_impression(master: Master, seed: int, strength: float = 1.0) -> np.ndar
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
-def poincare_index(orientation: np.ndarray, radius: int = 2) -> np.ndarray:
-    """Poincare index of every pixel along a square of side 2*radius+1: +0.5 core, -0.5 delta, 0 none."""
-    if radius < 1:
-        raise ValueError(f"radius: must be >= 1, got {radius}")
-    doubled = np.pad(2.0 * orientation.astype(np.float64), radius, mode="edge")
-    height, width = orientation.shape
-    r = radius
-    # Closed counter-clockwise walk on screen around the square (row offsets, col offsets).
-    steps = ([(dr, r) for dr in range(r, -r - 1, -1)] + [(-r, dc) for dc in range(r - 1, -r - 1, -1)]
-             + [(dr, -r) for dr in range(-r + 1, r + 1)] + [(r, dc) for dc in range(-r + 1, r + 1)])
-    angles = np.stack([doubled[r + dr:r + dr + height, r + dc:r + dc + width] for dr, dc in steps])
-    delta = np.diff(angles, axis=0, append=angles[:1])
-    delta = (delta + np.pi) % (2 * np.pi) - np.pi
-    return delta.sum(axis=0) / (4 * np.pi)
-
-
 def singular_points(orientation: np.ndarray, mask: np.ndarray | None = None,
                     radius: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Cores and deltas of an orientation field, (k, 2) arrays of (row, col), by the Poincare index."""
-    index = poincare_index(orientation, radius)
+    index = features.poincare_index(orientation, radius)
     if mask is not None:
         kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
         index = np.where(cv2.erode(mask.astype(np.uint8), kernel, borderValue=0) > 0, index, 0.0)
@@ -325,5 +311,5 @@ def ridge_period(image: np.ndarray) -> float:
 
 
 __all__ = ("Master", "PATTERNS", "PATTERN_PRIORS", "make_master", "make_masters",
-           "make_impression", "poincare_index", "singular_points", "ridge_period",
+           "make_impression", "singular_points", "ridge_period",
            "finger_mask", "zero_pole_orientation", "grow_ridges", "render")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fpnb import synth
+from fpnb import features, synth
 
 H, W = 160, 120
 
@@ -50,7 +50,7 @@ def test_left_loop_delta_is_lower_right_of_core():
 
 def test_poincare_index_of_ideal_core_and_delta():
     theta = synth.zero_pole_orientation(np.array([[20.0, 20.0]]), np.array([[40.0, 45.0]]), 64, 64)
-    index = synth.poincare_index(theta, radius=2)
+    index = features.poincare_index(theta, radius=2)
     assert index[20, 20] == pytest.approx(0.5, abs=1e-6)
     assert index[40, 45] == pytest.approx(-0.5, abs=1e-6)
     assert abs(index[5, 60]) < 1e-6
@@ -97,4 +97,4 @@ def test_invalid_parameters_raise_naming_the_parameter():
     with pytest.raises(ValueError, match="workers"):
         synth.make_masters([0], H, W, workers=0)
     with pytest.raises(ValueError, match="radius"):
-        synth.poincare_index(np.zeros((8, 8)), radius=0)
+        features.poincare_index(np.zeros((8, 8)), radius=0)
