@@ -7,19 +7,15 @@ so the generator's single stored noise ("fixed") would give every seed a similar
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 from fpnb.stylegan import Generator
+from fpnb.weights_io import load_module, save_module
 
 WEIGHTS_FORMAT = "fpnb.stylegan.Generator/1"
 
@@ -133,42 +129,11 @@ def save_grid(images: np.ndarray, path: str | Path, n_cols: int = 8) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_generator(generator: Generator, path: str | Path, card: dict) -> Path:
     """Write weights as safetensors (args in its metadata) and a JSON model card beside it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata={"format": WEIGHTS_FORMAT, "args": json.dumps(generator.args)})
-    os.replace(tmp, path)
-    full_card = {**card, "file": path.name, "format": WEIGHTS_FORMAT, "args": generator.args,
-                 "n_params": sum(p.numel() for p in generator.parameters()),
-                 "size_bytes": path.stat().st_size, "sha256": _sha256(path), "torch": torch.__version__}
-    card_path = path.with_suffix(".json")
-    card_path.write_text(json.dumps(full_card, indent=2, sort_keys=True) + "\n")
-    return path
+    return save_module(generator, path, WEIGHTS_FORMAT, card)
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild a generator from its safetensors file, checking the card's sha256 when present."""
-    path = Path(path)
-    card_path = path.with_suffix(".json")
-    if card_path.exists():
-        expected = json.loads(card_path.read_text()).get("sha256")
-        if expected and expected != _sha256(path):
-            raise ValueError(f"{path}: sha256 differs from its model card {card_path.name}")
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if metadata.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: not a {WEIGHTS_FORMAT} file")
-    generator = Generator(**json.loads(metadata["args"]))
-    generator.load_state_dict(load_file(str(path), device=str(device)))
-    return generator.to(device).eval().requires_grad_(False)
+    """Rebuild a frozen generator from its safetensors file, checking the card's sha256."""
+    return load_module(Generator, path, WEIGHTS_FORMAT, device).eval().requires_grad_(False)

@@ -12,8 +12,6 @@ above, disjoint from every dataset identity (the dataset's master seeds are 32-b
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import time
@@ -23,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from fpnb.config import Profile, paths
+from fpnb.weights_io import load_module, save_module, shipped_for
 
 PATTERNS = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")  # fpnb.synth.PATTERNS
 PRINTNET_STREAM, EVALUATION_STREAM = 0, 1
@@ -193,34 +191,14 @@ def training_targets(profile: Profile, seed: int = 0) -> dict[str, np.ndarray]:
     return targets
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def shipped_printnet(profile: Profile) -> Path | None:
     """The shipped PrintNet file when its model card says it was trained with this profile."""
-    path = paths.weights / WEIGHTS_FILE
-    card = path.with_suffix(".json")
-    if path.exists() and card.exists() and json.loads(card.read_text()).get("profile") == profile.name:
-        return path
-    return None
+    return shipped_for(paths.weights / WEIGHTS_FILE, profile)
 
 
 def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> PrintNet:
-    """A frozen PrintNet from its safetensors file, checking the card's sha256 when present."""
-    path = Path(path)
-    card = path.with_suffix(".json")
-    if card.exists() and json.loads(card.read_text()).get("sha256") not in (None, _sha256(path)):
-        raise ValueError(f"{path}: sha256 differs from its model card {card.name}")
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if metadata.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: not a {WEIGHTS_FORMAT} file")
-    net = PrintNet(**json.loads(metadata["args"]))
-    net.load_state_dict(load_file(str(path), device=str(device)))
-    return net.to(device).eval().requires_grad_(False)
+    """A frozen PrintNet from its safetensors file, checking the card's sha256."""
+    return load_module(PrintNet, path, WEIGHTS_FORMAT, device).eval().requires_grad_(False)
 
 
 def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: dict, seed: int = 0) -> Path | None:
@@ -229,19 +207,13 @@ def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: d
         return None
     path = paths.weights / WEIGHTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata={"format": WEIGHTS_FORMAT, "args": json.dumps(net.args)})
-    os.replace(tmp, path)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
-    card = {"name": "printnet", "profile": profile.name, "file": path.name, "format": WEIGHTS_FORMAT,
-            "args": net.args, "resolution": profile.gan_resolution, "training_steps": int(log["step"].max()),
+    card = {"name": "printnet", "profile": profile.name, "resolution": profile.gan_resolution,
+            "training_steps": int(log["step"].max()),
             "training_masters": f"{profile.n_identities} fresh masters, seeds fpnb.printnet.fresh_seeds("
                                 f"{profile.n_identities}, {seed}, PRINTNET_STREAM), disjoint from the dataset's",
-            "n_params": sum(p.numel() for p in net.parameters()), "size_bytes": path.stat().st_size,
-            "sha256": _sha256(path), "torch": torch.__version__, "metrics": metrics}
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    return path
+            "metrics": metrics}
+    return save_module(net, path, WEIGHTS_FORMAT, card)
 
 
 def train_printnet(profile: Profile, seed: int = 0, retrain: bool = False, lr: float = 2e-3,

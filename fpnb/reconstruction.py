@@ -11,7 +11,6 @@ each training image is a function of its w alone, the only thing an encoder can 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from torch import nn
 
 from fpnb.config import Profile, paths
 from fpnb.stylegan import Generator
+from fpnb.weights_io import load_module, save_module, shipped_for
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"
@@ -236,64 +236,27 @@ def encoder_run_dir(profile: Profile, tag: str) -> Path:
     return paths.runs / profile.name / f"encoder-{tag}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def shipped_encoder(profile: Profile, tag: str = "main") -> Path | None:
     """The shipped encoder file when its card names this profile and tag."""
-    path = paths.weights / ENCODER_FILE
-    card = path.with_suffix(".json")
-    if path.exists() and card.exists():
-        meta = json.loads(card.read_text())
-        if meta.get("profile") == profile.name and meta.get("tag") == tag:
-            return path
-    return None
+    return shipped_for(paths.weights / ENCODER_FILE, profile, tag=tag)
 
 
 def load_encoder(path: str | Path) -> MinutiaeEncoder:
     """Rebuild an encoder from its safetensors file (arguments in the metadata), checking the card's sha256."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    card = path.with_suffix(".json")
-    if card.exists() and json.loads(card.read_text()).get("sha256") not in (None, _sha256(path)):
-        raise ValueError(f"{path}: sha256 differs from its model card {card.name}")
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if metadata.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: not a {WEIGHTS_FORMAT} file")
-    encoder = MinutiaeEncoder(**json.loads(metadata["args"]))
-    encoder.load_state_dict(load_file(str(path), device="cpu"))
-    return encoder.eval()
+    return load_module(MinutiaeEncoder, path, WEIGHTS_FORMAT).eval()
 
 
 def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, metrics: dict,
                  tag: str = "main", train_args: dict | None = None) -> Path | None:
     """Write the encoder (safetensors), its log and JSON model card under weights/ (never for smoke)."""
-    from safetensors.torch import save_file
-
     if profile.name == "smoke":
         return None
     path = paths.weights / ENCODER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata={"format": WEIGHTS_FORMAT, "args": json.dumps(encoder.args)})
-    os.replace(tmp, path)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
-    card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "file": path.name,
-            "format": WEIGHTS_FORMAT, "args": encoder.args, "train": train_args or {},
-            "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics,
-            "n_params": sum(p.numel() for p in encoder.parameters()), "size_bytes": path.stat().st_size,
-            "sha256": _sha256(path), "torch": torch.__version__}
-    path.with_suffix(".json").write_text(json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
-    return path
+    card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "train": train_args or {},
+            "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics}
+    return save_module(encoder, path, WEIGHTS_FORMAT, card)
 
 
 def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,

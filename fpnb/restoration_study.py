@@ -102,7 +102,7 @@ def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int =
     val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
     validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)
     history = fit(model, train, val, run_dir(run, profile), profile.epochs, profile.steps_per_epoch,
-                  validation_steps=validation_steps, seed=seed, verbose=verbose)
+                  validation_steps=validation_steps, seed=seed, resume=not retrain, verbose=verbose)
     save_model(model, run_dir(run, profile) / "model.keras")
     return model, history, f"trained here ({profile.name})"
 

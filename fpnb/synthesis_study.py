@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from scipy import ndimage
 
 from fpnb.config import Profile, paths
 from fpnb.stylegan import Discriminator, Generator
+from fpnb.weights_io import shipped_for
 
 GENERATOR_FILE = "stylegan_generator.safetensors"
 
@@ -42,11 +42,7 @@ def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
 
 def shipped_generator(profile: Profile) -> Path | None:
     """The shipped generator file when its model card says it was trained with this profile."""
-    path = paths.weights / GENERATOR_FILE
-    card = path.with_suffix(".json")
-    if path.exists() and card.exists() and json.loads(card.read_text()).get("profile") == profile.name:
-        return path
-    return None
+    return shipped_for(paths.weights / GENERATOR_FILE, profile)
 
 
 def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False,

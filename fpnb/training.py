@@ -11,7 +11,6 @@ crash at any point leaves the previous epoch intact; files it no longer names ar
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -25,6 +24,7 @@ import tensorflow as tf
 
 from fpnb.config import Profile
 from fpnb.restoration import Pix2Pix, inference_network
+from fpnb.weights_io import sha256_file
 
 STATE_FILE = "state.json"
 LOG_FILE = "log.csv"
@@ -208,15 +208,6 @@ def load_restoration_model(path: str | Path) -> keras.Model:
     return keras.saving.load_model(path, compile=False)
 
 
-def _sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash: str,
                     metrics: dict) -> Path:
     """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256."""
@@ -225,7 +216,7 @@ def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash
     card = {
         "name": model_path.name.split(".")[0],
         "file": model_path.name,
-        "sha256": _sha256(model_path),
+        "sha256": sha256_file(model_path),
         "architecture": model.name,
         "params": int(model.count_params()),
         "profile": profile.name,

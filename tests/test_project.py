@@ -1,7 +1,6 @@
 """House rules of the project: environment files agree, notebooks are clean, the report fails loudly."""
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest

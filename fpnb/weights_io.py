@@ -1,0 +1,73 @@
+"""Shipped weights: checksums, and torch modules as safetensors with their arguments and a JSON card.
+
+A module saved here must carry ``args`` (the keyword arguments that rebuild it); the file's
+metadata holds them with a format tag, and ``<name>.json`` beside it is the model card.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from fpnb.config import Profile
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card_path(path: str | Path) -> Path:
+    """The model card beside a weights file: ``x.safetensors`` -> ``x.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
+    """``path`` when it exists with a card naming ``profile`` (and every other given field)."""
+    card = card_path(path)
+    if not (path.exists() and card.exists()):
+        return None
+    meta = json.loads(card.read_text())
+    wanted = {"profile": profile.name, **card_fields}
+    return path if all(meta.get(k) == v for k, v in wanted.items()) else None
+
+
+def save_module(module, path: str | Path, fmt: str, card: dict) -> Path:
+    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, tmp, metadata={"format": fmt, "args": json.dumps(module.args)})
+    os.replace(tmp, path)
+    full_card = {**card, "file": path.name, "format": fmt, "args": module.args,
+                 "n_params": sum(p.numel() for p in module.parameters()),
+                 "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}
+    card_path(path).write_text(json.dumps(full_card, indent=2, sort_keys=True, default=float) + "\n")
+    return path
+
+
+def load_module(cls: type, path: str | Path, fmt: str, device: str = "cpu"):
+    """Rebuild ``cls(**args)`` from a file written by ``save_module``, checking format and sha256."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    card = card_path(path)
+    if card.exists() and json.loads(card.read_text()).get("sha256") not in (None, sha256_file(path)):
+        raise ValueError(f"{path}: sha256 differs from its model card {card.name}")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != fmt:
+        raise ValueError(f"{path}: not a {fmt} file")
+    module = cls(**json.loads(metadata["args"]))
+    module.load_state_dict(load_file(str(path), device=str(device)))
+    return module.to(device)
