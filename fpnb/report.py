@@ -11,12 +11,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from fpnb.config import Profile, get_profile, paths
 
 KEY_PACKAGES = (
     "fpnb", "tensorflow-cpu", "keras", "torch", "numpy", "scikit-image", "opencv-python-headless",
     "pandas", "matplotlib", "papermill", "nbval", "nbis-py", "fingerprint-recognition",
 )
+
+
+HEADLINE_MAX_ROWS = 30  # summary tables (one row per model or set) go on the index; per-image tables do not
 
 
 class NotebookFailed(RuntimeError):
@@ -128,6 +133,14 @@ def _metrics_table(metrics: dict) -> str:
     return f"<table>{rows}</table>"
 
 
+def _interval(value):
+    """A CSV cell holding a ``[lo, hi]`` interval, shown as ``lo–hi``; other cells unchanged."""
+    if isinstance(value, str) and value.startswith("[") and value.count(",") == 1:
+        lo, hi = json.loads(value)
+        return f"{lo:.4g}–{hi:.4g}"
+    return value
+
+
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -140,6 +153,7 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
     """Write ``reports/<profile>/index.html``: links, each notebook's metrics, the run manifest."""
     profile = get_profile(profile) if isinstance(profile, str) else profile
     out_dir = out_dir or paths.report_dir(profile)
+    (out_dir / "tables").mkdir(exist_ok=True)
     manifest = {
         "profile": profile.name,
         "settings": profile.__dict__,
@@ -152,6 +166,11 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
         f'<li><a href="{html.escape(stem)}.html">{html.escape(stem)}</a> '
         f"({seconds:.0f} s)</li>"
         for stem, seconds in wall_seconds.items()
+    )
+    headline = "".join(
+        f"<h3>{html.escape(f.stem)}</h3>{table.to_html(float_format=lambda v: f'{v:.4g}', border=0)}"
+        for f in sorted((out_dir / "tables").glob("*.csv"))
+        if len(table := pd.read_csv(f, index_col=0).map(_interval)) <= HEADLINE_MAX_ROWS
     )
     sections = "".join(
         f"<h2>{html.escape(f.stem)}</h2>{_metrics_table(json.loads(f.read_text()))}"
@@ -167,6 +186,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;te
 ChaLearn-style degradations), not from ChaLearn LAP 2018 or NIST; they are not comparable
 with those leaderboards.</p>
 <h2>Notebooks</h2><ul>{links}</ul>
+<h2>Headline tables</h2>{headline}
+<h2>Each notebook's numbers</h2>
 {sections}
 <h2>Run manifest</h2><pre>{html.escape(json.dumps(manifest, indent=2, default=str))}</pre>
 </body></html>
