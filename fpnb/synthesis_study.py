@@ -49,12 +49,17 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
                             device: str = "cpu", progress: bool = False) -> tuple[Generator, pd.DataFrame, str]:
     """The EMA generator of the profile: shipped weights when they match, else trained (resumably)."""
     from fpnb.gan_sampling import load_generator
-    from fpnb.gan_training import train_stylegan
+    from fpnb.gan_training import CHECKPOINT_NAME, load_training_run, train_stylegan
 
     shipped = shipped_generator(profile)
     if shipped is not None and not retrain:
         log = pd.read_csv(shipped.with_suffix(".log.csv"))
         return load_generator(shipped, device), log, f"shipped {shipped.name}"
+    finished = gan_run_dir(profile) / CHECKPOINT_NAME
+    if finished.exists() and not retrain:
+        run = load_training_run(finished, device)  # a finished run keeps the model arguments it was built with
+        if run["step"] >= profile.gan_steps:
+            return run["g_ema"], run["log"], f"trained here ({profile.name})"
     torch.manual_seed(seed)
     generator, discriminator = build_gan(profile)
     g_ema = copy.deepcopy(generator)
