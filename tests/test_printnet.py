@@ -8,12 +8,7 @@ from fpnb.printnet import PATTERNS, PrintNet, fingernet_loss, perceptual_loss, p
 from fpnb.synth import Master, make_master
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ from fpnb.stylegan import Discriminator, Generator, channel_widths
 TINY = dict(style_dim=16, n_mlp=2, channels=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
