@@ -55,11 +55,9 @@ def profile_scale(profile: Profile) -> float:
 
 def to_native(images: np.ndarray, scale: float) -> np.ndarray:
     """Prints (N x R x R, [0, 1]) resized by ``scale`` with bicubic interpolation, clipped to [0, 1]."""
-    import cv2
+    from fpnb.datasets import square
 
-    size = int(round(images.shape[-1] * scale))
-    return np.stack([np.clip(cv2.resize(np.asarray(img, np.float32), (size, size), interpolation=cv2.INTER_CUBIC),
-                             0, 1) for img in images]).astype(np.float32)
+    return np.clip(square(np.asarray(images, np.float32), int(round(images.shape[-1] * scale))), 0, 1)
 
 
 def native_features(image: np.ndarray) -> tuple:

@@ -163,12 +163,9 @@ def to_native_scale(images: np.ndarray, side: int = NATIVE_SIDE) -> np.ndarray:
     meaningless, so every print (generated and real alike) is brought back to the square side the
     masters were cropped from. The scale is fixed, not fitted per image, so ridge periods stay comparable.
     """
-    import cv2
+    from fpnb.datasets import square
 
-    images = np.asarray(images, dtype=np.float32)
-    if images.shape[1] == side:
-        return images
-    return np.clip(np.stack([cv2.resize(i, (side, side), interpolation=cv2.INTER_CUBIC) for i in images]), 0, 1)
+    return np.clip(square(np.asarray(images, dtype=np.float32), side), 0, 1)
 
 
 def print_statistics(images: np.ndarray, side: int = NATIVE_SIDE) -> pd.DataFrame:
