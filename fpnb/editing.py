@@ -74,32 +74,15 @@ def edit_grid(generator: Generator, directions: torch.Tensor, seeds: Sequence[in
                      for s in seeds])
 
 
-def dominant_period(image: np.ndarray, min_period: float = 4.0, max_period: float = 20.0) -> float:
-    """Ridge period (px) at the peak of the whole print's radially summed, Hann-windowed power spectrum.
-
-    One FFT per print: a global figure, cheaper than ``features.ridge_period``'s per-block map.
-    """
-    from fpnb.features import normalise
-
-    h, w = image.shape
-    img = normalise(image).astype(np.float64)
-    power = np.abs(np.fft.rfft2((img - img.mean()) * np.outer(np.hanning(h), np.hanning(w)))) ** 2
-    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])  # cycles per px
-    band = (radius >= 1 / max_period) & (radius <= 1 / min_period)
-    bins = np.rint(radius[band] * max(h, w)).astype(int)
-    profile = np.bincount(bins, weights=power[band])
-    return float(max(h, w) / np.argmax(profile)) if profile.any() else float("nan")
-
-
 def _measures(image: np.ndarray, native: np.ndarray, scale: float) -> dict:
     """Ridge period (500 ppi px), contrast (5-95 % spread), foreground fraction and centroid (R px) of one print."""
-    from fpnb.features import foreground_mask
+    from fpnb.features import dominant_period, foreground_mask
 
     mask = foreground_mask(native)
     rows, cols = np.nonzero(mask)
     centroid = (rows.mean() / scale, cols.mean() / scale) if len(rows) else (np.nan, np.nan)
     low, high = np.percentile(image, [5, 95])
-    return {"ridge_period_px": dominant_period(native),
+    return {"ridge_period_px": dominant_period(native, pad=1),
             "contrast": float(high - low), "foreground_area": float(mask.mean()), "centroid": centroid}
 
 

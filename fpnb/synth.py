@@ -299,17 +299,6 @@ def singular_points(orientation: np.ndarray, mask: np.ndarray | None = None,
     return found[0], found[1]
 
 
-def ridge_period(image: np.ndarray) -> float:
-    """Dominant ridge period in px of a patch: peak of its windowed, zero-padded power spectrum."""
-    patch = image.astype(np.float64) - image.mean()
-    patch *= np.outer(np.hanning(patch.shape[0]), np.hanning(patch.shape[1]))
-    size = 4 * max(patch.shape)
-    power = np.abs(np.fft.rfft2(patch, s=(size, size))) ** 2
-    freq = np.hypot(np.fft.fftfreq(size)[:, None], np.fft.rfftfreq(size)[None, :])
-    power[freq < 1.0 / 25] = 0.0
-    return float(1.0 / freq.flat[np.argmax(power)])
-
-
 __all__ = ("Master", "PATTERNS", "PATTERN_PRIORS", "make_master", "make_masters",
-           "make_impression", "singular_points", "ridge_period",
+           "make_impression", "singular_points",
            "finger_mask", "zero_pole_orientation", "grow_ridges", "render")

@@ -60,7 +60,7 @@ def test_poincare_index_of_ideal_core_and_delta():
 def test_grown_ridge_period_matches_the_requested_one(period):
     orientation = np.full((192, 192), 0.7, np.float32)
     ridges = synth.grow_ridges(orientation, np.full((192, 192), period, np.float32), np.random.default_rng(0))
-    assert synth.ridge_period(ridges[32:160, 32:160]) == pytest.approx(period, rel=0.10)
+    assert features.dominant_period(ridges[32:160, 32:160]) == pytest.approx(period, rel=0.10)
 
 
 def test_master_ridge_period_follows_its_period_map():
@@ -68,7 +68,7 @@ def test_master_ridge_period_follows_its_period_map():
     for seed in range(4):
         m = synth.make_master(seed)
         window = (slice(290, 386), slice(90, 186))
-        errors.append(synth.ridge_period(m.image[window]) / m.period[window].mean() - 1)
+        errors.append(features.dominant_period(m.image[window]) / m.period[window].mean() - 1)
     assert np.median(np.abs(errors)) < 0.10
 
 
