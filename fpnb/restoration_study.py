@@ -6,6 +6,7 @@ the matcher's score of output vs target, so a model that invents plausible ridge
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -77,8 +78,9 @@ def shipped_paths(run: RestorationRun) -> tuple[Path, Path, Path]:
 
 
 def run_dir(run: RestorationRun, profile: Profile) -> Path:
-    """Checkpoints and logs of a training run (resumed after a crash)."""
-    return paths.runs / profile.name / run.name
+    """Checkpoints and logs of a training run (resumed after a crash); one folder per architecture."""
+    digest = hashlib.sha256(json.dumps(builder_kwargs(run, profile), sort_keys=True).encode()).hexdigest()[:8]
+    return paths.runs / profile.name / f"{run.name}-{digest}"
 
 
 def data_hash(root: Path) -> str:

@@ -168,15 +168,19 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
         monitor = monitor.removeprefix("val_")
     _ensure_built(model)
     state_path = run_dir / STATE_FILE
+    shapes = [list(w.shape) for w in model.weights]
     if resume and state_path.exists():
         state = json.loads(state_path.read_text())
+        if state.get("weight_shapes", shapes) != shapes:
+            raise ValueError(f"fit: the checkpoint in {run_dir} belongs to another architecture; "
+                             "resume=False starts afresh")
         weights, optimizer = _checkpoint_paths(run_dir, state["checkpoint"])
         model.load_weights(weights)
         _load_optimizers(model, optimizer)
     else:
         state_path.unlink(missing_ok=True)
         state = {"epoch": 0, "checkpoint": None, "history": [], "best": None, "best_epoch": None,
-                 "wait": 0, "stopped": False, "monitor": monitor, "seed": seed}
+                 "wait": 0, "stopped": False, "monitor": monitor, "seed": seed, "weight_shapes": shapes}
         _prune(run_dir, state)
     if state["monitor"] != monitor:
         raise ValueError(f"fit: run in {run_dir} monitors {state['monitor']!r}, not {monitor!r}")

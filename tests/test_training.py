@@ -83,6 +83,14 @@ def test_resume_after_crash_continues_history(tmp_path):
     assert again.equals(history)
 
 
+def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path):
+    _fit(_tiny_unet(), tmp_path, epochs=1)
+    other = r.compile_model(r.unet(depth=2, base_filters=2), "mse")
+    with pytest.raises(ValueError, match="another architecture"):
+        _fit(other, tmp_path, epochs=2)
+    assert len(_fit(other, tmp_path, epochs=1, resume=False)) == 1
+
+
 def test_checkpoint_is_atomic_with_ms_ssim_l1(tmp_path, monkeypatch):
     real_replace = training.os.replace
 
