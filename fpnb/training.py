@@ -134,6 +134,22 @@ class _Checkpointer(keras.callbacks.Callback):
         _prune(self.run_dir, state)
 
 
+class _CosineDecay(keras.callbacks.Callback):
+    """Sets every optimizer's learning rate at each epoch's start: cosine from its base to ``floor`` x base.
+
+    A function of the epoch alone, so a resumed run continues on the same schedule.
+    """
+
+    def __init__(self, base: dict[str, float], epochs: int, floor: float = 0.05):
+        super().__init__()
+        self.base, self.epochs, self.floor = base, epochs, floor
+
+    def on_epoch_begin(self, epoch, logs=None):
+        factor = self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
+        for name, optimizer in _optimizers(self.model).items():
+            optimizer.learning_rate.assign(self.base[name] * factor)
+
+
 def _prune(run_dir: Path, state: dict) -> None:
     """Delete checkpoint files that the committed state no longer names."""
     keep = set()
@@ -150,7 +166,7 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
         run_dir: str | Path, epochs: int, steps_per_epoch: int,
         validation_steps: int | None = None, seed: int = 0, resume: bool = True,
         patience: int = 5, monitor: str = "val_loss", verbose: str | int = "auto",
-        callbacks: list[keras.callbacks.Callback] | None = None) -> pd.DataFrame:
+        callbacks: list[keras.callbacks.Callback] | None = None, cosine: bool = True) -> pd.DataFrame:
     """Train a compiled model (or Pix2Pix) with early stopping and per-epoch resumable checkpoints.
 
     ``train_ds`` yields (input, target) batches and should repeat (``steps_per_epoch``
@@ -159,7 +175,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
     not trained further. Seeds are ``seed + first epoch of this call``, so a resumed run is
     reproducible from its resume point (the dataset restarts its own sequence). The best
     weights by ``monitor`` (lower is better; ``val_`` dropped without ``val_ds``) are
-    loaded into ``model`` at the end. Extra ``callbacks`` run after the checkpointer.
+    loaded into ``model`` at the end. With ``cosine`` each optimizer's compiled learning rate
+    decays over ``epochs`` to 5 %. Extra ``callbacks`` run after the checkpointer.
     Returns one history row per completed epoch.
     """
     run_dir = Path(run_dir)
@@ -167,6 +184,7 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
     if val_ds is None:
         monitor = monitor.removeprefix("val_")
     _ensure_built(model)
+    base_lr = {name: float(opt.learning_rate.numpy()) for name, opt in _optimizers(model).items()}
     state_path = run_dir / STATE_FILE
     shapes = [list(w.shape) for w in model.weights]
     if resume and state_path.exists():
@@ -188,7 +206,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
         keras.utils.set_random_seed(seed + state["epoch"])
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, shuffle=False,
-                  callbacks=[_Checkpointer(run_dir, state, monitor, patience), *(callbacks or [])],
+                  callbacks=[*([_CosineDecay(base_lr, epochs)] if cosine else []),
+                             _Checkpointer(run_dir, state, monitor, patience), *(callbacks or [])],
                   verbose=verbose)
     if state["best_epoch"] is not None:
         model.load_weights(_best_path(run_dir, state["best_epoch"]))

@@ -49,6 +49,31 @@ def test_loss_decreases_on_toy_task(tmp_path):
     assert (tmp_path / "log.csv").exists() and (tmp_path / "history.json").exists()
 
 
+class _LearningRates(keras.callbacks.Callback):
+    """Record the optimizer's learning rate at each epoch's first batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
+
+
+def test_cosine_decay_follows_the_epoch_also_after_resume(tmp_path):
+    expected = [1e-2 * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * e / 4))) for e in range(4)]
+    first = _LearningRates()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(_tiny_unet(), tmp_path, epochs=4, callbacks=[first, _Crash(epoch=2)])
+    resumed = _LearningRates()
+    _fit(_tiny_unet(seed=1), tmp_path, epochs=4, callbacks=[resumed])
+    np.testing.assert_allclose(first.rates + resumed.rates, expected[:3] + expected[2:], rtol=1e-5)
+    flat = _LearningRates()
+    _fit(_tiny_unet(), tmp_path / "flat", epochs=2, callbacks=[flat], cosine=False)
+    assert flat.rates == pytest.approx([1e-2, 1e-2])
+
+
 class _Crash(keras.callbacks.Callback):
     """Raise in the middle of a chosen epoch, like a killed process."""
 
