@@ -55,7 +55,7 @@ _PROFILES = {
         "quick", n_identities=240, n_impressions=3, n_match_identities=60,
         crop_size=128, batch_size=8, epochs=16, steps_per_epoch=60, n_eval_images=60,
         gan_resolution=64, gan_channels=64, gan_steps=2500, gan_batch=16, n_gan_samples=200,
-        printnet_steps=600, encoder_steps=450, n_recon_eval=60,
+        printnet_steps=600, encoder_steps=3000, n_recon_eval=60,
     ),
     "full": Profile("full"),
 }

@@ -6,8 +6,11 @@ MINDTCT can read. Every print is therefore resized by ``native_scale`` (side / R
 masters' 500 ppi before minutiae extraction and matching, and minutiae found there are mapped
 back to R px to draw the maps. Matching radii (10 px) are at 500 ppi too.
 
-Noise: pairs and reconstructions use the generator's stored noise maps (``noise="fixed"``), so
-each training image is a function of its w alone, the only thing an encoder can control.
+Noise: a young generator takes its ridge layout largely from the per-layer noise maps, so the
+generator's single stored noise would give every print nearly the same ridges (generated
+"impostors" then match each other). Pairs are therefore drawn with each seed's own noise maps
+(``gan_sampling.seed_noise``), as in notebook 08, and the encoder predicts the noise maps as well
+as w+: an identity is a (w, noise) pair, and the encoder has to produce both.
 """
 from __future__ import annotations
 
@@ -34,10 +37,11 @@ CHECKPOINT_NAME = "checkpoint.pt"
 MASTER_SIDE = 275  # px: min(height, width) of the default 400 x 275 masters
 MAP_SIGMA_PX, MAP_LINE_PX = 3.0, 15.0  # minutiae-map dot and line at 500 ppi (seed 001's values)
 LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0}
-ABLATION_VARIANTS = {
-    "l2": {"l2": 1.0},
-    "l2+perceptual": {"l2": 1.0, "perceptual": 0.8},
-    "l2+perceptual+fingernet": {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0},
+ABLATION_VARIANTS = {  # name: (loss weights, whether the encoder predicts noise maps)
+    "l2": ({"l2": 1.0}, True),
+    "l2+perceptual": ({"l2": 1.0, "perceptual": 0.8}, True),
+    "l2+perceptual+fingernet": (LOSS_WEIGHTS, True),
+    "l2+perceptual+fingernet, w+ only": (LOSS_WEIGHTS, False),
 }
 
 
@@ -94,16 +98,21 @@ def maps_of(images: np.ndarray, scale: float) -> tuple[np.ndarray, list]:
 
 def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0.7,
                scale: float | None = None) -> dict:
-    """Generated prints and their minutiae maps: images N x R x R in [0, 1], w N x D, maps N x 3 x R x R."""
-    from fpnb.gan_sampling import render, seed_latents
+    """Generated prints (each seed's w and noise maps) and their minutiae maps.
+
+    Keys: images N x R x R in [0, 1], w N x D, noise (one N x 1 x r x r array per layer),
+    maps N x 3 x R x R, minutiae, seeds, scale, truncation.
+    """
+    from fpnb.gan_sampling import render, seed_latents, seed_noise
 
     seeds = [int(s) for s in seeds]
     scale = native_scale(generator.resolution) if scale is None else scale
     w = seed_latents(generator, seeds, truncation).cpu()
-    images = render(generator, w)  # stored noise: the image is a function of w
+    noise = [n.cpu() for n in seed_noise(generator, seeds)] if seeds else []
+    images = render(generator, w, noise=noise or None)
     maps, minutiae = maps_of(images, scale)
-    return {"images": images, "w": w.numpy(), "maps": maps, "minutiae": minutiae, "seeds": seeds,
-            "scale": scale, "truncation": truncation}
+    return {"images": images, "w": w.numpy(), "noise": [n.numpy() for n in noise], "maps": maps,
+            "minutiae": minutiae, "seeds": seeds, "scale": scale, "truncation": truncation}
 
 
 def split_masters(profile: Profile, seed: int = 0, split: str = "test") -> tuple[np.ndarray, list[int]]:
@@ -157,63 +166,103 @@ class BasicBlock(nn.Module):
         return F.relu(self.norm2(self.conv2(out)) + self.skip(x))
 
 
+def _conv_norm_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=False), _norm(out_channels), nn.ReLU())
+
+
 class MinutiaeEncoder(nn.Module):
-    """ResNet-10-like encoder: minutiae map B x 3 x R x R -> w+ B x n_latent x D as ``w_avg + delta``.
+    """ResNet-10-like encoder: minutiae map B x 3 x R x R -> (w+ B x n_latent x D, noise maps or None).
 
     Stem 3x3 conv, four stages of one BasicBlock each (widths c, 2c, 4c, 8c, strides 1, 2, 2, 2)
     with GroupNorm (batches are small), then an adaptive 4 x 4 pool kept spatial (minutiae
-    positions matter, a global pool would lose them) -> linear -> D-wide hidden layer -> w+ head.
-    The head starts at zero, so an untrained encoder answers the mean print. w+ (one w per style
-    input) rather than seed 001's single w: prints the generator never drew (masters) need the
-    extra freedom; the latent loss to the known w keeps it near the generator's w space.
+    positions matter, a global pool would lose them) -> linear -> D-wide hidden layer -> w+ head
+    as ``w_avg + delta``. With ``noise_sizes`` (the generator's noise-map sides) a U-Net-style
+    decoder climbs back from the last stage through the others' skips, and a 3x3 conv at each
+    side gives that layer's noise map. Heads start at zero, so an untrained encoder answers the
+    mean w with blank noise. w+ (one w per style input) rather than seed 001's single w: prints
+    the generator never drew (masters) need the extra freedom; the latent loss to the known w
+    keeps it near the generator's w space.
     """
 
     def __init__(self, n_latent: int, style_dim: int, w_avg: torch.Tensor | None = None, channels: int = 16,
-                 w_plus: bool = True):
+                 w_plus: bool = True, noise_sizes: Sequence[int] | None = None):
         super().__init__()
-        self.args = dict(n_latent=n_latent, style_dim=style_dim, channels=channels, w_plus=w_plus)
-        self.n_latent, self.style_dim, self.w_plus = n_latent, style_dim, w_plus
+        noise_sizes = [int(n) for n in noise_sizes] if noise_sizes else None
+        self.args = dict(n_latent=n_latent, style_dim=style_dim, channels=channels, w_plus=w_plus,
+                         noise_sizes=noise_sizes)
+        self.n_latent, self.style_dim, self.w_plus, self.noise_sizes = n_latent, style_dim, w_plus, noise_sizes
         widths = [channels, 2 * channels, 4 * channels, 8 * channels]
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 1, 1, bias=False),
                                   _norm(channels), nn.ReLU())  # c x R x R
-        self.stages = nn.Sequential(*[BasicBlock(a, b, s) for a, b, s in
-                                      zip([channels] + widths[:-1], widths, (1, 2, 2, 2))])  # 8c x R/8 x R/8
+        self.stages = nn.ModuleList([BasicBlock(a, b, s) for a, b, s in
+                                     zip([channels] + widths[:-1], widths, (1, 2, 2, 2))])  # 8c x R/8 x R/8
         self.pool = nn.AdaptiveAvgPool2d(4)  # 8c x 4 x 4
         self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(16 * widths[-1], style_dim), nn.LeakyReLU(0.2))
         self.head = nn.Linear(style_dim, (n_latent if w_plus else 1) * style_dim)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        if noise_sizes:
+            # decoder level i merges the level below it (upsampled) with stage i's output: widths[i] channels
+            self.bottom = _conv_norm_relu(widths[3], widths[3])  # side R/8
+            self.decoder = nn.ModuleList([_conv_norm_relu(widths[i + 1] + widths[i], widths[i]) for i in (2, 1, 0)])
+            side = noise_sizes[-1]  # R
+            level_width = {side // 8: widths[3], side // 4: widths[2], side // 2: widths[1], side: widths[0]}
+            self.noise_heads = nn.ModuleList([nn.Conv2d(level_width.get(size, widths[3]), 1, 3, 1, 1)
+                                              for size in noise_sizes])  # sides below R/8: the bottom, pooled
+            for conv in self.noise_heads:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
         self.register_buffer("w_avg", torch.zeros(style_dim) if w_avg is None else w_avg.detach().clone().cpu())
 
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        delta = self.head(self.hidden(self.pool(self.stages(self.stem(maps)))))
+    def _noise(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One map per noise side: decoder levels R/8 ... R, sides below R/8 pooled from the bottom."""
+        x = self.bottom(skips[3])
+        levels = {x.shape[-1]: x}
+        for block, skip in zip(self.decoder, skips[2::-1]):
+            x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], 1))
+            levels[x.shape[-1]] = x
+        bottom = levels[min(levels)]
+        return [head(levels[size] if size in levels else F.adaptive_avg_pool2d(bottom, size))
+                for head, size in zip(self.noise_heads, self.noise_sizes)]
+
+    def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        x, skips = self.stem(maps), []
+        for stage in self.stages:
+            x = stage(x)
+            skips.append(x)
+        delta = self.head(self.hidden(self.pool(x)))
         delta = delta.view(len(maps), -1, self.style_dim).expand(-1, self.n_latent, -1)
-        return self.w_avg + delta
+        return self.w_avg + delta, (self._noise(skips) if self.noise_sizes else None)
 
 
-def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True) -> MinutiaeEncoder:
-    """An untrained encoder for this generator's w space, centred on its ``w_avg``."""
-    return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus)
+def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True,
+                  noise: bool = True) -> MinutiaeEncoder:
+    """An untrained encoder for this generator's w space (centred on ``w_avg``), predicting noise maps too."""
+    sizes = [m.shape[-1] for m in generator.fixed_noise()] if noise else None
+    return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus, sizes)
 
 
 @torch.no_grad()
 def reconstruct(encoder: MinutiaeEncoder, generator: Generator, maps: np.ndarray, batch: int = 16) -> np.ndarray:
-    """Prints (N x R x R in [0, 1]) that the frozen generator draws from the encoder's w+ of each map."""
+    """Prints (N x R x R in [0, 1]) that the frozen generator draws from the encoder's w+ (and noise) of each map."""
     from fpnb.gan_sampling import render
 
     encoder.eval()
-    w = torch.cat([encoder(torch.as_tensor(maps[i:i + batch])) for i in range(0, len(maps), batch)]) \
-        if len(maps) else torch.zeros(0, generator.n_latent, generator.style_dim)
-    return render(generator, w, batch=batch)
+    out = []
+    for i in range(0, len(maps), batch):
+        w_plus, noise = encoder(torch.as_tensor(maps[i:i + batch]))
+        out.append(render(generator, w_plus, batch=batch, noise=noise))
+    return np.concatenate(out) if out else np.zeros((0, generator.resolution, generator.resolution), np.float32)
 
 
 # ----------------------------------------------------------------------------- training
 
 def encoder_losses(encoder: MinutiaeEncoder, generator: Generator, printnet: nn.Module | None, maps: torch.Tensor,
-                   images: torch.Tensor, w: torch.Tensor | None, weights: dict) -> tuple[torch.Tensor, dict]:
-    """Weighted total and its parts: pixel L2, printnet perceptual, FingerNet-style, latent L2 to the known w."""
-    w_plus = encoder(maps)
-    output = generator(w_plus, input_is_latent=True, noise="fixed")  # B x 1 x R x R, about [-1, 1]
+                   images: torch.Tensor, w: torch.Tensor | None, weights: dict,
+                   true_noise: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, dict]:
+    """Weighted total and its parts: pixel L2, printnet perceptual, FingerNet-style, L2 to the known w and noise."""
+    w_plus, noise = encoder(maps)
+    output = generator(w_plus, input_is_latent=True, noise=noise or "fixed")  # B x 1 x R x R, about [-1, 1]
     target = images[:, None] * 2 - 1
     parts = {"l2": F.mse_loss(output, target)}
     if weights.get("perceptual", 0) or weights.get("fingernet", 0):
@@ -225,6 +274,8 @@ def encoder_losses(encoder: MinutiaeEncoder, generator: Generator, printnet: nn.
             parts["fingernet"] = fingernet_loss(printnet, output, target)
     if weights.get("latent", 0) and w is not None:
         parts["latent"] = F.mse_loss(w_plus, w[:, None].expand_as(w_plus))
+    if weights.get("noise", 0) and noise and true_noise:
+        parts["noise"] = sum(F.mse_loss(a, b) for a, b in zip(noise, true_noise)) / len(noise)
     total = sum(weights.get(name, 0) * value for name, value in parts.items())
     return total, parts
 
@@ -260,12 +311,13 @@ def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, 
 def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,
                   loss_weights: dict | None = None, retrain: bool = False, steps: int | None = None,
                   tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 16,
-                  run_dir: Path | None = None) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
+                  run_dir: Path | None = None, noise_maps: bool = True) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
     """Train (or resume, or load the shipped) encoder on generated pairs; the generator stays frozen.
 
     Adam (Ranger is not installed) with cosine decay from ``lr``; batches are a function of
     (seed, step), so a resumed run continues exactly. A checkpoint made with other settings is
-    not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent.
+    not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent, noise (the
+    last two need ``pairs["w"]`` and ``pairs["noise"]``).
     """
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
     steps = profile.encoder_steps if steps is None else steps
@@ -279,8 +331,9 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     maps = torch.as_tensor(pairs["maps"])
     images = torch.as_tensor(pairs["images"])
     w = torch.as_tensor(pairs["w"])
+    noise = [torch.as_tensor(n) for n in pairs.get("noise", [])]
     torch.manual_seed(seed)
-    encoder = build_encoder(generator, channels)
+    encoder = build_encoder(generator, channels, noise=noise_maps)
     optimiser = torch.optim.Adam(encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
@@ -303,7 +356,8 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
         started = time.perf_counter()
         rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
         index = torch.randint(len(maps), (batch_size,), generator=rng)
-        total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights)
+        total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights,
+                                      [n[index] for n in noise])
         optimiser.zero_grad(set_to_none=True)
         total.backward()
         optimiser.step()
@@ -385,15 +439,16 @@ def summary_table(summaries: dict[str, dict]) -> pd.DataFrame:
 
 
 def ablation(generator: Generator, printnet: nn.Module | None, pairs: dict, eval_pairs: dict, profile: Profile,
-             matcher, seed: int = 0, latent_weight: float = 0.0, retrain: bool = False,
+             matcher, seed: int = 0, fixed_weights: dict | None = None, retrain: bool = False,
              variants: dict | None = None) -> pd.DataFrame:
-    """Encoders trained with each loss combination at a third of the profile's steps, evaluated alike."""
+    """Encoders trained with each variant's loss weights (plus ``fixed_weights``, e.g. latent and noise)
+    and with or without noise maps, at a third of the profile's steps, evaluated alike."""
     rows = []
     steps = max(1, profile.encoder_steps // 3)
-    for name, weights in (variants or ABLATION_VARIANTS).items():
-        weights = {**weights, "latent": latent_weight}
+    for name, (weights, noise_maps) in (variants or ABLATION_VARIANTS).items():
+        weights = {**weights, **(fixed_weights or {})}
         encoder, log, _ = train_encoder(generator, printnet, pairs, profile, seed, weights, retrain, steps=steps,
-                                        tag=f"ablation-{name}")
+                                        tag="ablation-" + name.replace(", ", "-").replace(" ", "-"), noise_maps=noise_maps)
         recon = reconstruct(encoder, generator, eval_pairs["maps"])
         _, summary = evaluate_reconstruction(eval_pairs["images"], recon, matcher, eval_pairs["scale"], seed)
         rows.append({"variant": name, "steps": steps, "final_l2": float(log["l2"].tail(10).mean()),

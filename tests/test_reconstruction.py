@@ -37,9 +37,11 @@ def prints():
 def test_maps_to_encoder_to_generator_shapes(generator):
     encoder = rc.build_encoder(generator, channels=8)
     maps = torch.rand(3, 3, 32, 32)
-    w_plus = encoder(maps)
+    w_plus, noise = encoder(maps)
     assert w_plus.shape == (3, generator.n_latent, 16)
     torch.testing.assert_close(w_plus, generator.w_avg.expand_as(w_plus))  # zero head: the mean print
+    assert [n.shape for n in noise] == [(3, 1, m.shape[-1], m.shape[-1]) for m in generator.fixed_noise()]
+    assert all(n.abs().max() == 0 for n in noise)  # zero noise heads: blank noise
     images = rc.reconstruct(encoder, generator, maps.numpy())
     assert images.shape == (3, 32, 32) and images.min() >= 0 and images.max() <= 1
 
@@ -47,7 +49,8 @@ def test_maps_to_encoder_to_generator_shapes(generator):
 def test_single_w_encoder_repeats_one_w(generator):
     encoder = rc.MinutiaeEncoder(generator.n_latent, 16, channels=8, w_plus=False)
     torch.nn.init.normal_(encoder.head.weight)
-    w_plus = encoder(torch.rand(2, 3, 32, 32))
+    w_plus, noise = encoder(torch.rand(2, 3, 32, 32))
+    assert noise is None
     assert w_plus.shape == (2, generator.n_latent, 16)
     torch.testing.assert_close(w_plus, w_plus[:, :1].expand_as(w_plus))
 
@@ -55,10 +58,12 @@ def test_single_w_encoder_repeats_one_w(generator):
 def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, tmp_path):
     pairs = {"maps": np.random.default_rng(0).random((6, 3, 32, 32), dtype=np.float32),
              "images": np.random.default_rng(1).random((6, 32, 32), dtype=np.float32),
-             "w": np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32)}
+             "w": np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32),
+             "noise": [np.random.default_rng(3).standard_normal((6, 1, m.shape[-1], m.shape[-1])).astype(np.float32)
+                       for m in generator.fixed_noise()]}
     torch.manual_seed(0)
     printnet = PrintNet((4, 8, 8, 8)).eval().requires_grad_(False)
-    weights = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0, "latent": 1.0}
+    weights = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0, "latent": 1.0, "noise": 0.1}
     profile = get_profile("smoke", batch_size=2)
     torch.manual_seed(0)
     initial = rc.build_encoder(generator, 8).state_dict()
@@ -75,6 +80,15 @@ def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, t
     assert len(log_again) == 2  # resumed from the finished checkpoint, no extra step
     for key, value in encoder.state_dict().items():
         torch.testing.assert_close(again.state_dict()[key], value)
+
+
+def test_generated_pairs_carry_each_seeds_noise(generator):
+    from fpnb.gan_sampling import sample
+
+    pairs = rc.make_pairs(generator, [5, 6], truncation=0.7)
+    assert [n.shape for n in pairs["noise"]] == [(2, 1, m.shape[-1], m.shape[-1]) for m in generator.fixed_noise()]
+    np.testing.assert_allclose(pairs["images"], sample(generator, [5, 6], 0.7), atol=1e-6)
+    assert pairs["maps"].shape == (2, 3, 32, 32)
 
 
 def test_maps_of_brings_minutiae_back_to_generator_pixels(prints):
