@@ -290,6 +290,15 @@ def shipped_encoder(profile: Profile, tag: str = "main") -> Path | None:
     return shipped_for(paths.weights / ENCODER_FILE, profile, tag=tag)
 
 
+def shipped_ablation(profile: Profile) -> pd.DataFrame | None:
+    """The ablation table stored in the shipped encoder's card (measured when it was trained), if any."""
+    from fpnb.weights_io import card_path
+
+    path = shipped_encoder(profile)
+    rows = json.loads(card_path(path).read_text())["metrics"].get("ablation") if path else None
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant") if rows else None
+
+
 def load_encoder(path: str | Path) -> MinutiaeEncoder:
     """Rebuild an encoder from its safetensors file (arguments in the metadata), checking the card's sha256."""
     return load_module(MinutiaeEncoder, path, WEIGHTS_FORMAT).eval()

@@ -107,3 +107,26 @@ def test_evaluate_reconstruction_perfect_copies(prints):
     assert table["minutiae_f1"].eq(1.0).all()
     with pytest.raises(ValueError):
         rc.evaluate_reconstruction(prints, prints[:2], EqualityMatcher(), 1.0)
+
+
+def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from fpnb.config import Paths
+
+    monkeypatch.setattr(rc, "paths", Paths(tmp_path))
+    profile = get_profile("quick")
+    assert rc.shipped_ablation(profile) is None
+    torch.manual_seed(0)
+    encoder = rc.build_encoder(generator, channels=8)
+    for head in encoder.noise_heads:
+        torch.nn.init.normal_(head.weight)
+    ablation = {"l2": {"steps": 1, "tar_at_far_1e-3": 0.5}, "l2+perceptual": {"steps": 1, "tar_at_far_1e-3": 0.25}}
+    rc.ship_encoder(encoder, profile, pd.DataFrame({"step": [1], "loss": [1.0]}), {"ablation": ablation})
+    loaded = rc.load_encoder(rc.shipped_encoder(profile))
+    maps = torch.rand(2, 3, 32, 32)
+    for a, b in zip(loaded(maps)[1], encoder.eval()(maps)[1]):
+        torch.testing.assert_close(a, b)
+    table = rc.shipped_ablation(profile)
+    assert list(table.index) == ["l2", "l2+perceptual"] and table.loc["l2", "tar_at_far_1e-3"] == 0.5
+    assert rc.shipped_ablation(get_profile("full")) is None
