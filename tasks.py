@@ -126,13 +126,16 @@ def report(c, profile=None, only=None, start=None, retrain=False):
             raise Exit(f"report: no notebook starts with {start!r}", code=2)
         runs = runs[first:]
     times_file = out_dir / "wall_seconds.json"
-    wall = json.loads(times_file.read_text()) if (only or start) and times_file.exists() else {}
+    done, wall = {}, {}
     for run in runs:
         print(f"report[{profile}]: {run.stem}", flush=True)
         try:
-            wall[run.stem] = round(execute(run, profile, out_dir, retrain=retrain), 1)
+            done[run.stem] = round(execute(run, profile, out_dir, retrain=retrain), 1)
         except NotebookFailed as err:
             raise Exit(f"report: {err}", code=1)
+        # a partial rebuild merges into the file as it is now (another rebuild may have written it meanwhile)
+        wall = json.loads(times_file.read_text()) if (only or start) and times_file.exists() else {}
+        wall.update(done)
         times_file.write_text(json.dumps(wall, indent=2) + "\n")
     index = build_index(profile, wall, out_dir)
     print(f"report: {index}")
