@@ -21,9 +21,6 @@ KEY_PACKAGES = (
 )
 
 
-HEADLINE_MAX_ROWS = 30  # summary tables (one row per model or set) go on the index; per-image tables do not
-
-
 class NotebookFailed(RuntimeError):
     """A notebook of the report raised; the message names the notebook and the cell."""
 
@@ -39,6 +36,14 @@ class NotebookRun:
     def stem(self) -> str:
         extra = "".join(f"_{k}-{v}" for k, v in sorted(self.parameters.items()))
         return self.source.stem + extra
+
+
+def headline_tables(notebooks_dir: Path | None = None) -> list[str]:
+    """Summary tables for the index, in notebook order: each notebook's ``metadata.fpnb.headline`` names."""
+    names = []
+    for nb_path in sorted((notebooks_dir or paths.notebooks).glob("[0-9][0-9]_*.ipynb")):
+        names += json.loads(nb_path.read_text()).get("metadata", {}).get("fpnb", {}).get("headline", [])
+    return names
 
 
 def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list[NotebookRun]:
@@ -149,8 +154,10 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir: Path | None = None) -> Path:
-    """Write ``reports/<profile>/index.html``: links, each notebook's metrics, the run manifest."""
+def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir: Path | None = None,
+                notebooks_dir: Path | None = None) -> Path:
+    """Write ``reports/<profile>/index.html``: links, the notebooks' headline tables, each notebook's
+    metrics, the run manifest."""
     profile = get_profile(profile) if isinstance(profile, str) else profile
     out_dir = out_dir or paths.report_dir(profile)
     (out_dir / "tables").mkdir(exist_ok=True)
@@ -168,9 +175,9 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
         for stem, seconds in wall_seconds.items()
     )
     headline = "".join(
-        f"<h3>{html.escape(f.stem)}</h3>{table.to_html(float_format=lambda v: f'{v:.4g}', border=0)}"
-        for f in sorted((out_dir / "tables").glob("*.csv"))
-        if len(table := pd.read_csv(f, index_col=0).map(_interval)) <= HEADLINE_MAX_ROWS
+        f"<h3>{html.escape(name)}</h3>"
+        f"{pd.read_csv(f, index_col=0).map(_interval).to_html(float_format=lambda v: f'{v:.4g}', border=0)}"
+        for name in headline_tables(notebooks_dir) if (f := out_dir / "tables" / f"{name}.csv").exists()
     )
     sections = "".join(
         f"<h2>{html.escape(f.stem)}</h2>{_metrics_table(json.loads(f.read_text()))}"

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from fpnb.config import paths
-from fpnb.report import NotebookFailed, NotebookRun, discover, execute
+from fpnb.report import NotebookFailed, NotebookRun, build_index, discover, execute, headline_tables
 
 ROOT = paths.root
 
@@ -69,3 +69,17 @@ def test_broken_notebook_fails_naming_notebook_and_cell(tmp_path):
         execute(NotebookRun(source, {}), "smoke", out_dir)
     executed = json.loads((out_dir / "03_broken.ipynb").read_text())
     assert executed["metadata"]["papermill"]["parameters"] == {"profile": "smoke"}
+
+
+def test_index_shows_the_declared_headline_tables_only(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["fpnb"] = {"headline": ["07_comparison"]}
+    nbformat.write(nb, tmp_path / "07_comparison.ipynb")
+    out = tmp_path / "out"
+    (out / "tables").mkdir(parents=True)
+    (out / "tables" / "07_comparison.csv").write_text(",ssim,ssim_ci\nunet,0.75,\"[0.7, 0.8]\"\n")
+    (out / "tables" / "unet.csv").write_text("name,ssim\nimg_0,0.5\n")
+    assert headline_tables(tmp_path) == ["07_comparison"]
+    page = build_index("smoke", {}, out, notebooks_dir=tmp_path).read_text()
+    assert "<h3>07_comparison</h3>" in page and "0.7–0.8" in page
+    assert "<h3>unet</h3>" not in page and "img_0" not in page
