@@ -139,9 +139,9 @@ def _metrics_table(metrics: dict) -> str:
 
 
 def _interval(value):
-    """A CSV cell holding a ``[lo, hi]`` interval, shown as ``lo–hi``; other cells unchanged."""
-    if isinstance(value, str) and value.startswith("[") and value.count(",") == 1:
-        lo, hi = json.loads(value)
+    """A CSV cell holding a ``[lo, hi]`` or ``(lo, hi)`` interval, shown as ``lo–hi``; other cells unchanged."""
+    if isinstance(value, str) and value[:1] in "[(" and value[-1:] in "])" and value.count(",") == 1:
+        lo, hi = (float(v) for v in value[1:-1].split(","))
         return f"{lo:.4g}–{hi:.4g}"
     return value
 

@@ -38,6 +38,11 @@ def test_directions_round_trip_orthonormal(generator, tmp_path):
     loaded_values, loaded = editing.load_directions(path)
     assert torch.equal(loaded, directions) and torch.equal(loaded_values, eigenvalues)
     torch.testing.assert_close(loaded @ loaded.T, torch.eye(16), atol=1e-5, rtol=0)
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    editing.save_directions(eigenvalues, directions, path, {"profile": "test"})  # same content: not rewritten
+    assert path.stat().st_mtime_ns == mtime and path.read_bytes() == before
+    editing.save_directions(eigenvalues * 2, directions, path, {"profile": "test"})
+    assert torch.equal(editing.load_directions(path)[0], eigenvalues * 2)
     from safetensors.torch import save_file
     save_file({"x": torch.zeros(1)}, tmp_path / "other.safetensors")
     with pytest.raises(ValueError):

@@ -77,9 +77,9 @@ def test_index_shows_the_declared_headline_tables_only(tmp_path):
     nbformat.write(nb, tmp_path / "07_comparison.ipynb")
     out = tmp_path / "out"
     (out / "tables").mkdir(parents=True)
-    (out / "tables" / "07_comparison.csv").write_text(",ssim,ssim_ci\nunet,0.75,\"[0.7, 0.8]\"\n")
+    (out / "tables" / "07_comparison.csv").write_text(",ssim,ssim_ci,tar_ci\nunet,0.75,\"[0.7, 0.8]\",\"(0.25, 0.5)\"\n")
     (out / "tables" / "unet.csv").write_text("name,ssim\nimg_0,0.5\n")
     assert headline_tables(tmp_path) == ["07_comparison"]
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path).read_text()
-    assert "<h3>07_comparison</h3>" in page and "0.7–0.8" in page
+    assert "<h3>07_comparison</h3>" in page and "0.7–0.8" in page and "0.25–0.5" in page
     assert "<h3>unet</h3>" not in page and "img_0" not in page
