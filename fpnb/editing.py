@@ -34,26 +34,13 @@ def directions_path(profile: Profile) -> Path:
 
 def save_directions(eigenvalues: torch.Tensor, directions: torch.Tensor, path: str | Path,
                     meta: dict | None = None) -> Path:
-    """Write eigenvalues (k) and unit directions (k x D) as safetensors, ``meta`` as JSON metadata.
-
-    An existing file with the same tensors and metadata is left as it is (safetensors orders the
-    metadata differently from run to run, so rewriting it would change a committed file's bytes).
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
+    """Write eigenvalues (k) and unit directions (k x D) as safetensors, ``meta`` as JSON metadata
+    (an existing file with the same content is left as it is: ``weights_io.write_safetensors``)."""
+    from fpnb.weights_io import write_safetensors
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {"eigenvalues": eigenvalues.detach().float().cpu().contiguous(),
-               "directions": directions.detach().float().cpu().contiguous()}
-    metadata = {"format": DIRECTIONS_FORMAT, "meta": json.dumps(meta or {})}
-    if path.exists():
-        with safe_open(str(path), framework="pt") as f:
-            same_metadata = f.metadata() == metadata
-        saved = load_file(str(path))
-        if same_metadata and saved.keys() == tensors.keys() and all(torch.equal(saved[k], v) for k, v in tensors.items()):
-            return path
-    save_file(tensors, path, metadata=metadata)
+    write_safetensors({"eigenvalues": eigenvalues.float(), "directions": directions.float()}, path,
+                      {"format": DIRECTIONS_FORMAT, "meta": json.dumps(meta or {})})
     return path
 
 

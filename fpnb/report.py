@@ -38,22 +38,24 @@ class NotebookRun:
         return self.source.stem + extra
 
 
+def _numbered_notebooks(notebooks_dir: Path | None = None) -> list[tuple[Path, dict]]:
+    """Every ``NN_*.ipynb`` in order with its ``metadata.fpnb`` (runs, headline tables)."""
+    return [(nb_path, json.loads(nb_path.read_text()).get("metadata", {}).get("fpnb", {}))
+            for nb_path in sorted((notebooks_dir or paths.notebooks).glob("[0-9][0-9]_*.ipynb"))]
+
+
 def headline_tables(notebooks_dir: Path | None = None) -> list[str]:
     """Summary tables for the index, in notebook order: each notebook's ``metadata.fpnb.headline`` names."""
-    names = []
-    for nb_path in sorted((notebooks_dir or paths.notebooks).glob("[0-9][0-9]_*.ipynb")):
-        names += json.loads(nb_path.read_text()).get("metadata", {}).get("fpnb", {}).get("headline", [])
-    return names
+    return [name for _, meta in _numbered_notebooks(notebooks_dir) for name in meta.get("headline", [])]
 
 
 def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list[NotebookRun]:
     """The runs of every ``NN_*.ipynb`` in order; a notebook's ``metadata.fpnb.runs`` repeats it."""
     notebooks_dir = notebooks_dir or paths.notebooks
     runs = []
-    for nb_path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+    for nb_path, meta in _numbered_notebooks(notebooks_dir):
         if only is not None and not nb_path.name.startswith(only):
             continue
-        meta = json.loads(nb_path.read_text()).get("metadata", {}).get("fpnb", {})
         for params in meta.get("runs", [{}]):
             runs.append(NotebookRun(nb_path, dict(params)))
     if only is not None and not runs:

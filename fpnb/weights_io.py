@@ -37,17 +37,38 @@ def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
     return path if all(meta.get(k) == v for k, v in wanted.items()) else None
 
 
-def save_module(module, path: str | Path, fmt: str, card: dict) -> Path:
-    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256."""
+def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str]) -> bool:
+    """Write ``tensors`` with ``metadata`` atomically, unless ``path`` already holds exactly these.
+
+    safetensors orders the metadata differently from process to process, so rewriting the same
+    content would still change a committed file's bytes (and its sha256). Returns whether it wrote.
+    """
     import torch
-    from safetensors.torch import save_file
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    if path.exists():
+        with safe_open(str(path), framework="pt") as handle:
+            same_metadata = handle.metadata() == metadata
+        saved = load_file(str(path))
+        if same_metadata and saved.keys() == tensors.keys() and all(
+                saved[k].dtype == v.dtype and torch.equal(saved[k], v) for k, v in tensors.items()):
+            return False
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata={"format": fmt, "args": json.dumps(module.args)})
+    save_file(tensors, tmp, metadata=metadata)
     os.replace(tmp, path)
+    return True
+
+
+def save_module(module, path: str | Path, fmt: str, card: dict) -> Path:
+    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256."""
+    import torch
+
+    path = Path(path)
+    write_safetensors(module.state_dict(), path, {"format": fmt, "args": json.dumps(module.args)})
     full_card = {**card, "file": path.name, "format": fmt, "args": module.args,
                  "n_params": sum(p.numel() for p in module.parameters()),
                  "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}
