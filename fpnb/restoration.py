@@ -169,32 +169,35 @@ def autoencoder(filters: Sequence[int] = (32, 64, 128)) -> keras.Model:
     return keras.Model(inputs, outputs, name="autoencoder")
 
 
-def _unet_block(x, filters: int, activation: str, dropout: float):
-    """Two 3x3 convolutions with dropout between them (the seed's block)."""
-    x = layers.Conv2D(filters, 3, padding="same", activation=activation,
-                      kernel_initializer="he_normal")(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    return layers.Conv2D(filters, 3, padding="same", activation=activation,
-                         kernel_initializer="he_normal")(x)
+def _unet_block(x, filters: int, activation: str, dropout: float, batch_norm: bool = False):
+    """Two 3x3 convolutions with dropout between them (the seed's block); ``batch_norm`` adds
+    BatchNormalization before each activation."""
+    for i in range(2):
+        if i and dropout:
+            x = layers.Dropout(dropout)(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation=None if batch_norm else activation,
+                          use_bias=not batch_norm, kernel_initializer="he_normal")(x)
+        if batch_norm:
+            x = layers.Activation(activation)(layers.BatchNormalization()(x))
+    return x
 
 
 def unet(depth: int = 4, base_filters: int = 32, activation: str = "relu",
-         dropout: float = 0.1, name: str = "unet") -> keras.Model:
+         dropout: float = 0.1, batch_norm: bool = False, name: str = "unet") -> keras.Model:
     """U-Net, fully convolutional; defaults follow the ChaLearn winner (32->512 filters, dropout 0.1)."""
     inputs = keras.Input(shape=(None, None, 3))                          # (H, W, 3)
     x = inputs
     skips = []
     for level in range(depth):
-        x = _unet_block(x, base_filters * 2**level, activation, dropout)  # (H/2^l, W/2^l, f*2^l)
+        x = _unet_block(x, base_filters * 2**level, activation, dropout, batch_norm)  # (H/2^l, W/2^l, f*2^l)
         skips.append(x)
         x = layers.MaxPooling2D()(x)                                     # (H/2^(l+1), ...)
-    x = _unet_block(x, base_filters * 2**depth, activation, dropout)     # (H/2^d, W/2^d, f*2^d)
+    x = _unet_block(x, base_filters * 2**depth, activation, dropout, batch_norm)  # (H/2^d, W/2^d, f*2^d)
     for level in reversed(range(depth)):
         n = base_filters * 2**level
         x = layers.Conv2DTranspose(n, 2, strides=2, padding="same")(x)  # (H/2^l, W/2^l, n)
         x = layers.Concatenate()([x, skips[level]])                      # (H/2^l, W/2^l, 2n)
-        x = _unet_block(x, n, activation, dropout)                       # (H/2^l, W/2^l, n)
+        x = _unet_block(x, n, activation, dropout, batch_norm)           # (H/2^l, W/2^l, n)
     outputs = layers.Conv2D(1, 1, activation="sigmoid")(x)              # (H, W, 1)
     return keras.Model(inputs, outputs, name=name)
 

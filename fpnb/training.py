@@ -232,8 +232,9 @@ def load_restoration_model(path: str | Path) -> keras.Model:
 
 
 def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash: str,
-                    metrics: dict) -> Path:
-    """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256."""
+                    metrics: dict, run_config: dict | None = None) -> Path:
+    """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256 and
+    the run configuration (builder, arguments, loss, learning rate) it was trained with."""
     model_path = Path(model_path)
     model = load_restoration_model(model_path)
     card = {
@@ -246,6 +247,7 @@ def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash
         "profile_settings": dataclasses.asdict(profile),
         "data_manifest_hash": data_manifest_hash,
         "metrics": metrics,
+        "run_config": run_config or {},
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
     }

@@ -14,6 +14,7 @@ def _tiny(name):
         "conv_dense": lambda: r.conv_dense((32, 32, 3), filters=(4, 4, 4), hidden_units=8),
         "autoencoder": lambda: r.autoencoder((4, 4, 4)),
         "unet": lambda: r.unet(depth=4, base_filters=4),
+        "unet_bn": lambda: r.unet(depth=4, base_filters=4, batch_norm=True),
         "unet_seed": lambda: r.unet(**{**r.SEED_UNET, "base_filters": 4}),
         "pix2pix": lambda: r.Pix2Pix(r.pix2pix_generator(depth=5, base_filters=4, max_filters=8),
                                      r.patchgan_discriminator(base_filters=4)),
@@ -25,7 +26,7 @@ def test_registry_names():
     assert set(r.LOSSES) == {"mse", "mae", "ms_ssim", "ms_ssim_l1"}
 
 
-@pytest.mark.parametrize("name", ["autoencoder", "unet", "unet_seed", "pix2pix"])
+@pytest.mark.parametrize("name", ["autoencoder", "unet", "unet_bn", "unet_seed", "pix2pix"])
 @pytest.mark.parametrize("shape", [(400, 275), (33, 47)])
 def test_fully_convolutional_keeps_size(name, shape):
     model = _tiny(name)
@@ -46,6 +47,15 @@ def test_conv_dense_fixed_shape_and_tiled_prediction():
     assert model(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, 32, 32, 1)
     out = r.predict_image(model, np.full((400, 275, 3), 200, np.uint8))
     assert out.shape == (400, 275) and out.dtype == np.float32
+
+
+def test_unet_batch_norm_normalises_every_convolution_before_its_activation():
+    plain, normed = r.unet(depth=2, base_filters=4), _tiny("unet_bn")
+    convs = [layer for layer in normed.layers if type(layer).__name__ == "Conv2D"]
+    norms = [layer for layer in normed.layers if type(layer).__name__ == "BatchNormalization"]
+    assert len(norms) == len(convs) - 1  # all but the 1x1 output convolution
+    assert not any(layer.use_bias for layer in convs[:-1])
+    assert not any(type(layer).__name__ == "BatchNormalization" for layer in plain.layers)
 
 
 def test_default_sizes_are_documented():

@@ -169,3 +169,40 @@ def test_save_load_and_model_card(tmp_path):
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["profile"] == "smoke" and card["data_manifest_hash"] == "abc123"
     assert card["params"] == model.count_params() and card["metrics"] == {"ssim": 0.5}
+
+
+def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_path, monkeypatch):
+    import dataclasses
+
+    from fpnb import restoration_study as study
+    from fpnb.config import Paths
+
+    monkeypatch.setattr(study, "paths", Paths(tmp_path))
+    (tmp_path / "weights").mkdir()
+    quick, run = get_profile("quick"), study.RUNS["unet_mse"]
+    weights = training.save_model(_tiny_unet(), study.shipped_paths(run)[0])
+    training.save_model_card(weights, quick, "h", {"ssim": 0.5}, study.run_config(run, quick))
+    assert study._is_shipped_for(run, quick)
+    assert not study._is_shipped_for(run, get_profile("smoke"))
+    assert not study._is_shipped_for(dataclasses.replace(run, learning_rate=run.learning_rate / 3), quick)
+    assert not study._is_shipped_for(dataclasses.replace(run, kwargs={**run.kwargs, "depth": 3}), quick)
+
+
+def test_ship_rewrites_weights_only_when_they_changed(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from fpnb import restoration_study as study
+    from fpnb.config import Paths
+
+    monkeypatch.setattr(study, "paths", Paths(tmp_path))
+    (tmp_path / "weights").mkdir()
+    quick, run = get_profile("quick"), study.RUNS["unet_mse"]
+    history = pd.DataFrame({"loss": [0.1]})
+    study.ship(_tiny_unet(), run, quick, tmp_path, history, {"ssim": 0.5})
+    weights = study.shipped_paths(run)[0]
+    before = weights.read_bytes()
+    card = study.ship(training.load_restoration_model(weights), run, quick, tmp_path, history, {"ssim": 0.6})
+    assert weights.read_bytes() == before and json.loads(card.read_text())["metrics"] == {"ssim": 0.6}
+    study.ship(_tiny_unet(seed=1), run, quick, tmp_path, history, {"ssim": 0.7})
+    assert json.loads(card.read_text())["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert weights.read_bytes() != before

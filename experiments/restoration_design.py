@@ -1,0 +1,77 @@
+"""Design runs for the study's U-Net: which builder options and learning rate train best at one budget.
+
+Every variant trains from seed 0 on a profile's data, crops, batch and steps (``--epochs`` scales
+the budget), then scores the first ``n_eval_images`` test images by pixel metrics (no matcher, so
+a run costs only its training). One JSON line per run is appended to
+``reports/<profile>/experiments/restoration_design.jsonl``.
+
+    python experiments/restoration_design.py base bn_drop_lr3e-3 seed --profile quick --epochs 16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from fpnb.config import get_profile, paths
+from fpnb.datasets import build_restoration_dataset, list_pairs, load_pairs, tf_pairs
+from fpnb.metrics import pixel_metrics
+from fpnb.restoration import SEED_UNET, build_model, predict_batch
+from fpnb.restoration_study import STUDY_UNET
+from fpnb.training import fit
+
+STUDY = {**STUDY_UNET, "batch_norm": False}  # the study's U-Net before these runs
+# name: builder, loss, learning rate, builder arguments, crop size and batch (None: the profile's)
+VARIANTS = {
+    "base": ("unet", "ms_ssim", 1e-3, STUDY, None),
+    "nodrop": ("unet", "ms_ssim", 1e-3, {**STUDY, "dropout": 0.0}, None),
+    "bn": ("unet", "ms_ssim", 1e-3, {**STUDY, "dropout": 0.0, "batch_norm": True}, None),
+    "bn_drop": ("unet", "ms_ssim", 1e-3, {**STUDY, "batch_norm": True}, None),
+    "bn_lr3e-3": ("unet", "ms_ssim", 3e-3, {**STUDY, "dropout": 0.0, "batch_norm": True}, None),
+    "bn_lr6e-3": ("unet", "ms_ssim", 6e-3, {**STUDY, "dropout": 0.0, "batch_norm": True}, None),
+    "bn_drop_lr3e-3": ("unet", "ms_ssim", 3e-3, {**STUDY, "batch_norm": True}, None),
+    "bn_crop192": ("unet", "ms_ssim", 1e-3, {**STUDY, "dropout": 0.0, "batch_norm": True}, (192, 4)),
+    "seed": ("unet", "mse", 1e-3, SEED_UNET, None),
+}
+
+
+def run(name: str, profile_name: str, epochs: int | None) -> dict:
+    """Train one variant and score it on the test split; returns its result row."""
+    model_name, loss, lr, kwargs, crop_batch = VARIANTS[name]
+    profile = get_profile(profile_name)
+    epochs = epochs or profile.epochs
+    crop, batch = crop_batch or (profile.crop_size, profile.batch_size)
+    root = build_restoration_dataset(profile, seed=0)
+    model = build_model(model_name, loss=loss, learning_rate=lr, seed=0, **kwargs)
+    train = tf_pairs(root, "training", batch, crop, seed=0)
+    val = tf_pairs(root, "validation", batch, crop, seed=1, augment=False)
+    start = time.perf_counter()
+    fit(model, train, val, paths.runs / profile.name / f"design-{name}-{epochs}", epochs, profile.steps_per_epoch,
+        validation_steps=max(1, len(list_pairs(root, "validation")) // batch), seed=0, verbose=0)
+    train_s = time.perf_counter() - start
+    inputs, targets, _ = load_pairs(root, "test", limit=profile.n_eval_images)
+    scores = [pixel_metrics(predict_batch(model, x[None])[0], y) for x, y in zip(inputs, targets)]
+    return {"variant": name, "profile": profile.name, "epochs": epochs, "steps_per_epoch": profile.steps_per_epoch,
+            "crop": crop, "batch": batch, "n": len(scores), "params": int(model.count_params()),
+            "train_s": round(train_s), **{k: round(float(np.mean([s[k] for s in scores])), 4) for k in scores[0]}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    args = parser.parse_args()
+    out = paths.report_dir(args.profile) / "experiments" / "restoration_design.jsonl"
+    out.parent.mkdir(exist_ok=True)
+    for name in args.variants:
+        row = run(name, args.profile, args.epochs)
+        print(json.dumps(row), flush=True)
+        with out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
