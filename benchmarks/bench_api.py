@@ -17,17 +17,17 @@ from PIL import Image
 
 from fpnb.config import paths
 from fpnb.degrade import degrade
-from fpnb.service import ServedModel, create_app, load_shipped_models, serve_in_thread
+from fpnb.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
 from fpnb.synth import make_impression, make_master
 
 CLIENTS, REQUESTS_PER_CLIENT, RAW_BATCH = 8, 25, 8
 
 
 def _model() -> tuple[ServedModel, str]:
-    """The shipped default U-Net, else an untrained default U-Net (same cost per image)."""
+    """The service's default shipped model, else an untrained default U-Net (same cost per image)."""
     shipped = load_shipped_models()
-    name = next((n for n in shipped if n.startswith("unet")), None)
-    if name is not None:
+    if shipped:
+        name = default_model(shipped)
         return shipped[name], f"shipped {name}"
     from fpnb.restoration import predict_batch, unet
 

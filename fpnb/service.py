@@ -162,6 +162,15 @@ def load_shipped_models(weights_dir: Path | None = None) -> dict[str, ServedMode
     return models
 
 
+def default_model(models: dict[str, ServedModel]) -> str:
+    """The model a request that names none gets: the best test SSIM in the model cards, else the first U-Net."""
+    scores = {name: m.card.get("metrics", {}).get("ssim") for name, m in models.items()}
+    scores = {name: s for name, s in scores.items() if isinstance(s, int | float)}
+    if scores:
+        return max(scores, key=scores.get)
+    return next((name for name in models if name.startswith("unet")), next(iter(models)))
+
+
 class UnetRequest(BaseModel):
     """Seed 000's contract: a base64 image in, a base64 JPEG out."""
 
@@ -172,6 +181,7 @@ def create_app(models: dict[str, ServedModel] | None = None, max_bytes: int = MA
                max_pixels: int = MAX_PIXELS) -> FastAPI:
     """The FastAPI app; ``models`` defaults to the shipped weights, loaded once here."""
     models = load_shipped_models() if models is None else models
+    default = default_model(models) if models else None
     app = FastAPI(title="fpnb restoration service", version="1")
 
     @app.exception_handler(ImageError)
@@ -191,8 +201,7 @@ def create_app(models: dict[str, ServedModel] | None = None, max_bytes: int = MA
     def pick(name: str | None) -> ServedModel:
         if not models:
             raise HTTPException(503, "no restoration model is loaded (weights/ has none)")
-        if name is None:
-            name = next((n for n in models if n.startswith("unet")), next(iter(models)))
+        name = default if name is None else name
         if name not in models:
             raise HTTPException(404, f"unknown model {name!r}; known: {sorted(models)}")
         return models[name]
@@ -214,7 +223,7 @@ def create_app(models: dict[str, ServedModel] | None = None, max_bytes: int = MA
     def list_models() -> list[dict]:
         return [
             {"name": m.name, "profile": m.card.get("profile"), "params": m.card.get("params"),
-             "metrics": m.card.get("metrics", {})}
+             "metrics": m.card.get("metrics", {}), "default": m.name == default}
             for m in models.values()
         ]
 

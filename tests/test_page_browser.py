@@ -15,9 +15,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _invert(batch: np.ndarray) -> np.ndarray:
+    return 1.0 - batch.mean(axis=3) / 255.0
+
+
 @pytest.fixture
 def server_url():
-    models = {"unet_test": ServedModel("unet_test", lambda b: 1.0 - b.mean(axis=3) / 255.0)}
+    models = {name: ServedModel(name, _invert, {"metrics": {"ssim": ssim}})
+              for name, ssim in (("unet_a", 0.5), ("unet_b", 0.8))}
     with serve_in_thread(create_app(models)) as url:
         yield url
 
@@ -31,6 +36,7 @@ def test_upload_convert_and_see_the_result(server_url, tmp_path):
         page = browser.new_page()
         page.goto(server_url)
         page.wait_for_function("document.querySelector('#model').options.length > 0")
+        assert page.input_value("#model") == "unet_b"  # the service's default: best test SSIM
         page.set_input_files("#file", str(sample))
         page.click("#convert")
         page.wait_for_function("document.querySelector('#result').naturalWidth > 0", timeout=20_000)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fpnb.service import Batcher, ServedModel, create_app, decode_image, load_shipped_models
+from fpnb.service import Batcher, ServedModel, create_app, decode_image, default_model, load_shipped_models
 
 
 def _invert(batch: np.ndarray) -> np.ndarray:
@@ -177,3 +177,20 @@ def test_shipped_keras_model_is_served(tmp_path):
 def test_no_models_is_a_clear_503():
     response = _upload(TestClient(create_app({})), b"x", None)
     assert response.status_code == 503 and "no restoration model" in response.json()["detail"]
+
+
+def test_default_model_is_the_best_test_ssim_in_the_cards():
+    def served(name, ssim, value):
+        return ServedModel(name, lambda b: np.full(b.shape[:3], value), {"metrics": {"ssim": ssim}} if ssim else {})
+
+    models = {"autoencoder": served("autoencoder", 0.9, 0.0), "unet_a": served("unet_a", 0.5, 0.5),
+              "unet_b": served("unet_b", 0.8, 1.0)}
+    assert default_model(models) == "autoencoder"
+    del models["autoencoder"]
+    client = TestClient(create_app(models))
+    assert [m["default"] for m in client.get("/api/v1/models").json()] == [False, True]
+    png = _encode(Image.fromarray(_gradient(), "L"), "PNG")
+    response = client.post("/api/v1/restore", files={"file": ("x.png", png)})
+    assert response.headers["X-Model"] == "unet_b" and np.asarray(Image.open(io.BytesIO(response.content))).min() == 255
+    no_cards = {"pix2pix": served("pix2pix", None, 0.0), "unet_c": served("unet_c", None, 0.0)}
+    assert default_model(no_cards) == "unet_c"
