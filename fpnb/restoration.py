@@ -436,6 +436,32 @@ def network_multiple(model: keras.Model) -> int:
     return multiple
 
 
+def fold_batch_norm(model: keras.Model) -> keras.Model:
+    """For serving: the same U-Net with each BatchNormalization folded into the convolution before it.
+
+    Inference-time BN is an affine map per channel, so ``W * g / sqrt(v + eps)`` and
+    ``beta - mean * g / sqrt(v + eps)`` give a plain convolution with the activation fused back in.
+    Any model that is not a batch-normalised ``unet`` is returned unchanged.
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    if not norms or not model.name.startswith("unet"):
+        return model
+    convs = [layer for layer in model.layers if type(layer) is layers.Conv2D]
+    activation = next(layer for layer in model.layers if isinstance(layer, layers.Activation)).activation
+    plain = unet(depth=sum(isinstance(layer, layers.MaxPooling2D) for layer in model.layers),
+                 base_filters=convs[0].filters, activation=activation.__name__, dropout=0.0, name=model.name)
+    plain_convs = [layer for layer in plain.layers if type(layer) is layers.Conv2D]
+    for conv, norm, target in zip(convs[:-1], norms, plain_convs[:-1], strict=True):
+        gamma, beta, mean, variance = (np.asarray(w) for w in norm.get_weights())
+        scale = gamma / np.sqrt(variance + norm.epsilon)
+        target.set_weights([np.asarray(conv.get_weights()[0]) * scale, beta - mean * scale])
+    plain_convs[-1].set_weights(convs[-1].get_weights())  # the 1x1 output convolution has no BN
+    ups = [[layer for layer in net.layers if isinstance(layer, layers.Conv2DTranspose)] for net in (model, plain)]
+    for layer, target in zip(*ups, strict=True):
+        target.set_weights(layer.get_weights())
+    return plain
+
+
 def to_rgb_float(image: np.ndarray) -> np.ndarray:
     """Grey (HxW or HxWx1), RGB or RGBA, uint8 or float in [0, 1] -> float32 HxWx3 in [0, 1].
 

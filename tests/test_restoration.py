@@ -58,6 +58,20 @@ def test_unet_batch_norm_normalises_every_convolution_before_its_activation():
     assert not any(type(layer).__name__ == "BatchNormalization" for layer in plain.layers)
 
 
+def test_folding_batch_norm_keeps_the_outputs_and_drops_the_layers():
+    model = r.unet(depth=3, base_filters=4, activation="elu", batch_norm=True)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # moving statistics away from their initial 0 / 1
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 2.0, w.shape).astype(np.float32) for w in layer.get_weights()])
+    folded = r.fold_batch_norm(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    x = rng.random((2, 40, 24, 3)).astype(np.float32)
+    np.testing.assert_allclose(folded(x), model(x), atol=1e-5)
+    plain = r.unet(depth=2, base_filters=4)
+    assert r.fold_batch_norm(plain) is plain
+
+
 def test_default_sizes_are_documented():
     assert r.unet().count_params() == pytest.approx(7.76e6, rel=0.01)
     assert r.unet_seed().count_params() == pytest.approx(1.0e6, rel=0.1)
