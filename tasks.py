@@ -160,7 +160,7 @@ def lab(c, port=8888):
 @task(help={"host": "interface to bind", "port": "port to listen on"})
 def serve(c, host="127.0.0.1", port=8000):
     """Serve the restoration API and upload page (uvicorn)."""
-    c.run(f"{VENV_PYTHON} -m uvicorn --factory fpnb.service:create_app --host {host} --port {port}", pty=True)
+    c.run(f"{VENV_PYTHON} -m uvicorn --factory fpnb.restoration.service:create_app --host {host} --port {port}", pty=True)
 
 
 @task

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from fpnb.config import paths
-from fpnb.degrade import degrade
-from fpnb.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
-from fpnb.synth import make_impression, make_master
+from fpnb.data.degradations import degrade
+from fpnb.restoration.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
+from fpnb.data.masters import make_impression, make_master
 
 CLIENTS, REQUESTS_PER_CLIENT, RAW_BATCH = 8, 25, 8
 
@@ -29,7 +29,7 @@ def _model() -> tuple[ServedModel, str]:
     if shipped:
         name = default_model(shipped)
         return shipped[name], f"shipped {name}"
-    from fpnb.restoration import predict_batch, unet
+    from fpnb.restoration.models import predict_batch, unet
 
     network = unet()
     return ServedModel("unet", lambda batch: predict_batch(network, batch)), "untrained default unet (no shipped weights)"

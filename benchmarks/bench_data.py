@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from fpnb.config import get_profile, paths
-from fpnb.datasets import build_restoration_dataset
-from fpnb.degrade import degrade
-from fpnb.synth import make_impression, make_masters
+from fpnb.data.datasets import build_restoration_dataset
+from fpnb.data.degradations import degrade
+from fpnb.data.masters import make_impression, make_masters
 
 
 def _rate(n: int, fn) -> float:

@@ -1,6 +1,6 @@
 """Benchmark of the identity toolbox: extraction ms per 400x275 print, comparisons per second per matcher.
 
-Run as ``python benchmarks/bench_identity.py [--prints N] [--seed S]``; writes reports/bench/identity.json.
+Run as ``python benchmarks/bench_identity.py [--prints N] [--seed S]``; writes reports/bench/matchers.json.
 """
 from __future__ import annotations
 
@@ -11,26 +11,27 @@ import os
 import platform
 import time
 
-from fpnb import identity, synth
+from fpnb.data import masters
+from fpnb.identity import matchers
 from fpnb.config import paths
 
 
 def bench(n_prints: int, seed: int) -> dict:
     """Time template extraction and all-pairs comparison of ``n_prints`` generated impressions."""
-    masters = synth.make_masters([seed * 100_000 + i for i in range(n_prints)])
-    images = [synth.make_impression(m, seed=m.seed * 10) for m in masters]
+    masters = masters.make_masters([seed * 100_000 + i for i in range(n_prints)])
+    images = [masters.make_impression(m, seed=m.seed * 10) for m in masters]
     pairs = list(itertools.combinations(range(n_prints), 2))
     results: dict = {"n_prints": n_prints, "n_comparisons": len(pairs), "image_shape": list(images[0].shape)}
     start = time.perf_counter()
     for image in images:
-        identity.extract_minutiae(image)
+        matchers.extract_minutiae(image)
     results["minutiae_extraction_ms"] = 1000 * (time.perf_counter() - start) / n_prints
     start = time.perf_counter()
     for image in images:
-        identity.nfiq2(image)
+        matchers.nfiq2(image)
     results["nfiq2_ms"] = 1000 * (time.perf_counter() - start) / n_prints
-    for name in identity.MATCHERS:
-        matcher = identity.get_matcher(name)
+    for name in matchers.MATCHERS:
+        matcher = matchers.get_matcher(name)
         start = time.perf_counter()
         for image in images:
             matcher.template(image)
@@ -51,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     results = bench(args.prints, args.seed)
     results["machine"] = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()}
-    out = paths.reports / "bench" / "identity.json"
+    out = paths.reports / "bench" / "matchers.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(json.dumps(results, indent=2, default=float))

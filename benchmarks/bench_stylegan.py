@@ -1,6 +1,6 @@
 """Benchmark of the StyleGAN2 code: generation images/s at 64 and 128 px, one training step at 64 px.
 
-Generation is timed end to end through ``fpnb.gan_sampling.sample`` (seeds -> z, noise, mapping,
+Generation is timed end to end through ``fpnb.synthesis.sampling.sample`` (seeds -> z, noise, mapping,
 synthesis, numpy images) with freshly initialised weights, which cost the same as trained ones.
 
 Run as ``python benchmarks/bench_stylegan.py [--device cpu|cuda] [--batch 16] [--repeats 5]``;
@@ -26,9 +26,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the torch im
 import torch  # noqa: E402
 
 from fpnb.config import get_profile, paths  # noqa: E402
-from fpnb.gan_sampling import sample  # noqa: E402
-from fpnb.gan_training import train_stylegan  # noqa: E402
-from fpnb.stylegan import Discriminator, Generator, channel_widths  # noqa: E402
+from fpnb.synthesis.sampling import sample  # noqa: E402
+from fpnb.synthesis.training import train_stylegan  # noqa: E402
+from fpnb.synthesis.stylegan import Discriminator, Generator, channel_widths  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

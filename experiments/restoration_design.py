@@ -16,11 +16,11 @@ import time
 import numpy as np
 
 from fpnb.config import get_profile, paths
-from fpnb.datasets import build_restoration_dataset, list_pairs, load_pairs, tf_pairs
-from fpnb.metrics import pixel_metrics
-from fpnb.restoration import SEED_UNET, build_model, predict_batch
-from fpnb.restoration_study import STUDY_UNET
-from fpnb.training import fit
+from fpnb.data.datasets import build_restoration_dataset, list_pairs, load_pairs, tf_pairs
+from fpnb.identity.metrics import pixel_metrics
+from fpnb.restoration.models import SEED_UNET, build_model, predict_batch
+from fpnb.restoration.study import STUDY_UNET
+from fpnb.restoration.training import fit
 
 STUDY = {**STUDY_UNET, "batch_norm": False}  # the study's U-Net before these runs
 # name: builder, loss, learning rate, builder arguments, crop size and batch (None: the profile's)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fpnb.files import write_text
+
 PROFILE_ENV = "FPNB_PROFILE"
 PROFILE_NAMES = ("smoke", "quick", "full")
 
@@ -16,22 +18,26 @@ class Profile:
     """Every size, count and epoch of one run of the study."""
 
     name: str
-    # data (fpnb.synth / fpnb.datasets)
+    # what a run may do: write weights/ (and the model cards), or only runs/
+    ships_weights: bool = True
+    # shrink every network to a few filters (tests)
+    small_models: bool = False
+    # data (fpnb.data.masters / fpnb.data.datasets)
     image_height: int = 400
     image_width: int = 275
     n_identities: int = 400
     n_impressions: int = 4
     val_fraction: float = 0.1
     test_fraction: float = 0.1
-    # identity toolbox (fpnb.identity)
+    # identity toolbox (fpnb.identity.matchers)
     n_match_identities: int = 100
-    # restoration (fpnb.restoration)
+    # restoration (fpnb.restoration.models)
     crop_size: int = 128
     batch_size: int = 16
     epochs: int = 20
     steps_per_epoch: int = 100
     n_eval_images: int = 200
-    # synthesis (fpnb.stylegan)
+    # synthesis (fpnb.synthesis.stylegan)
     gan_resolution: int = 128
     gan_channels: int = 128
     gan_steps: int = 20000
@@ -46,7 +52,7 @@ class Profile:
 
 _PROFILES = {
     "smoke": Profile(
-        "smoke", n_identities=20, n_impressions=2, n_match_identities=6,
+        "smoke", ships_weights=False, small_models=True, n_identities=20, n_impressions=2, n_match_identities=6,
         crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4,
         gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
         printnet_steps=2, encoder_steps=2, n_recon_eval=4,
@@ -141,8 +147,7 @@ paths = Paths(Path(os.environ.get("FPNB_ROOT", Path(__file__).resolve().parent.p
 def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
     """Write a notebook's headline numbers as JSON for the report index."""
     out = paths.metrics_file(profile, name)
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
-    return out
+    return write_text(out, json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
 
 
 def shipped_profile() -> str:

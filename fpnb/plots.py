@@ -83,10 +83,11 @@ def bars_with_ci(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
     return fig
 
 
-def pattern_classes(masters: Sequence, found: Sequence[tuple[np.ndarray, np.ndarray]]) -> Figure:
-    """Each master with its placed cores/deltas and the ones found back, over its orientation field."""
+def pattern_classes(masters: Sequence, found: Sequence) -> Figure:
+    """Each master with its placed cores/deltas and the ``SingularPoints`` found back, over its orientation field."""
     fig, axes = plt.subplots(2, len(masters), figsize=(3.2 * len(masters), 9), squeeze=False)
-    for m, (cores, deltas), top, bottom in zip(masters, found, axes[0], axes[1]):
+    for m, points, top, bottom in zip(masters, found, axes[0], axes[1]):
+        cores, deltas = points.cores, points.deltas
         top.imshow(m.image, cmap="gray", vmin=0, vmax=1)
         top.scatter(m.cores[:, 1], m.cores[:, 0], s=180, facecolors="none", edgecolors="red", label="core")
         top.scatter(m.deltas[:, 1], m.deltas[:, 0], s=180, marker="^", facecolors="none", edgecolors="blue",

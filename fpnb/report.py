@@ -68,8 +68,13 @@ def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False
     import papermill
 
     declared = papermill.inspect_notebook(str(run.source))
-    params = {"profile": profile, "interactive": False, "retrain": retrain, **run.parameters}
-    params = {k: v for k, v in params.items() if k in declared}
+    unknown = sorted(set(run.parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"{run.source.name}: run parameters {unknown} are not in its parameters cell "
+                         f"(declared: {sorted(declared)})")
+    # the report's own settings go to every notebook that declares them
+    params = {k: v for k, v in {"profile": profile, "interactive": False, "retrain": retrain}.items() if k in declared}
+    params |= run.parameters
     out_nb = out_dir / f"{run.stem}.ipynb"
     start = time.perf_counter()
     try:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from fpnb.config import Profile
+from fpnb.files import atomic_path, write_text
 
 
 def sha256_file(path: str | Path) -> str:
@@ -57,9 +57,8 @@ def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str])
         if same_metadata and saved.keys() == tensors.keys() and all(
                 saved[k].dtype == v.dtype and torch.equal(saved[k], v) for k, v in tensors.items()):
             return False
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, tmp, metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
     return True
 
 
@@ -72,7 +71,7 @@ def save_module(module, path: str | Path, fmt: str, card: dict) -> Path:
     full_card = {**card, "file": path.name, "format": fmt, "args": module.args,
                  "n_params": sum(p.numel() for p in module.parameters()),
                  "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}
-    card_path(path).write_text(json.dumps(full_card, indent=2, sort_keys=True, default=float) + "\n")
+    write_text(card_path(path), json.dumps(full_card, indent=2, sort_keys=True, default=float) + "\n")
     return path
 
 

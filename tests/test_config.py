@@ -1,6 +1,7 @@
 import pytest
 
-from fpnb.config import PROFILE_NAMES, get_profile, paths, save_metrics
+from fpnb import config
+from fpnb.config import PROFILE_NAMES, Paths, get_profile, save_metrics
 
 
 def test_profiles_grow_from_smoke_to_full():
@@ -26,10 +27,14 @@ def test_overrides_are_typed():
         get_profile("huge")
 
 
-def test_save_metrics_writes_json():
+def test_save_metrics_writes_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "paths", Paths(tmp_path))
     out = save_metrics("smoke", "zz_test", {"a": 1.5})
-    try:
-        assert out.parent == paths.report_dir("smoke") / "metrics"
-        assert '"a": 1.5' in out.read_text()
-    finally:
-        out.unlink()
+    assert out == tmp_path / "reports" / "smoke" / "metrics" / "zz_test.json"
+    assert '"a": 1.5' in out.read_text()
+    assert not list(out.parent.glob(".tmp-*"))
+
+
+def test_only_the_smoke_profile_keeps_weights_to_itself():
+    assert [get_profile(n).ships_weights for n in PROFILE_NAMES] == [False, True, True]
+    assert [get_profile(n).small_models for n in PROFILE_NAMES] == [True, False, False]

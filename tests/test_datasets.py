@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fpnb import datasets, get_profile
+from fpnb import get_profile
+from fpnb.data import datasets
 
 PROFILE = get_profile("smoke", n_identities=6, n_impressions=2, image_height=128, image_width=96)
 

@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from fpnb import editing
-from fpnb.features import dominant_period
-from fpnb.gan_sampling import sample
-from fpnb.sefa import factorize
-from fpnb.stylegan import Generator
+from fpnb.synthesis import editing
+from fpnb.identity.fields import dominant_period
+from fpnb.synthesis.sampling import sample
+from fpnb.synthesis.sefa import factorize
+from fpnb.synthesis.stylegan import Generator
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

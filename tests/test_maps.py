@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fpnb.identity import Minutiae  # noqa: E402
-from fpnb.maps import CHANNELS, draw_minutiae, minutiae_map  # noqa: E402
+from fpnb.identity.matchers import Minutiae  # noqa: E402
+from fpnb.identity.maps import CHANNELS, draw_minutiae, minutiae_map  # noqa: E402
 
 MINUTIAE = Minutiae(x=[50, 120, 200], y=[60, 200, 330], angle=[0.0, np.pi / 2, np.pi], kind=[0, 1, 0],
                     quality=[1, 1, 1])
@@ -34,8 +34,15 @@ def test_gaussian_dot_profile():
     assert out[1].max() == 0 and out[2].max() == 0
 
 
-def test_draw_minutiae_marks_every_minutia():
+def test_draw_minutiae_marks_every_minutia_where_it_is():
     fig, ax = plt.subplots()
-    draw_minutiae(ax, np.ones((400, 275)), MINUTIAE, singular_points=np.array([[300, 100]]), title="t")
-    assert len(ax.collections) >= 4  # 2 marker sets, 2 line sets, singular points
+    draw_minutiae(ax, np.ones((400, 275)), MINUTIAE, singular_points=np.array([[300, 100]]), length=10, title="t")
+    markers = {c.get_label(): c.get_offsets() for c in ax.collections if c.get_label().startswith(("end", "bif", "sing"))}
+    np.testing.assert_allclose(markers["ending (2)"], [[50, 60], [200, 330]])  # (x, y) = (col, row)
+    np.testing.assert_allclose(markers["bifurcation (1)"], [[120, 200]])
+    np.testing.assert_allclose(markers["singular point"], [[100, 300]])
+    segments = np.concatenate([c.get_segments() for c in ax.collections if hasattr(c, "get_segments")])
+    # each direction tick starts at its minutia and points along its angle (rows grow downwards)
+    np.testing.assert_allclose(segments[:, 0], [[50, 60], [200, 330], [120, 200]])
+    np.testing.assert_allclose(segments[:, 1], [[60, 60], [190, 330], [120, 190]], atol=1e-9)
     plt.close(fig)

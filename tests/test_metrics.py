@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fpnb.identity import Minutiae
-from fpnb.metrics import (
+from fpnb.identity.matchers import Minutiae
+from fpnb.identity.metrics import (
     bootstrap_ci,
     det_curve,
     mae,

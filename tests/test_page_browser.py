@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fpnb.config import get_profile, paths
-from fpnb.service import ServedModel, create_app, serve_in_thread
+from fpnb.restoration.service import ServedModel, create_app, serve_in_thread
 
 BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
@@ -44,7 +43,8 @@ def test_upload_convert_and_see_the_result(server_url, tmp_path):
         assert size == [123, 77]
         assert "done in" in page.inner_text("#status")
         assert page.inner_text("#error") == ""
-        page.screenshot(path=str(paths.figure(get_profile(), "service-page.png")), full_page=True)
+        page.screenshot(path=str(tmp_path / "service-page.png"), full_page=True)
+        assert (tmp_path / "service-page.png").stat().st_size > 0
         (tmp_path / "notes.txt").write_text("not a print")
         page.set_input_files("#file", str(tmp_path / "notes.txt"))
         page.click("#convert")

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from fpnb import printnet
-from fpnb.datasets import square
-from fpnb.printnet import PATTERNS, PrintNet, fingernet_loss, perceptual_loss, printnet_targets
-from fpnb.synth import Master, make_master
+from fpnb.synthesis import printnet
+from fpnb.data.datasets import square
+from fpnb.synthesis.printnet import PATTERNS, PrintNet, fingernet_loss, perceptual_loss, printnet_targets
+from fpnb.data.masters import Master, make_master
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -56,7 +56,7 @@ def test_targets_of_horizontal_stripes():
 
 
 def test_targets_agree_with_the_image_orientation():
-    from fpnb.features import orientation_field
+    from fpnb.identity.fields import orientation_field
 
     master = make_master(2**32 + 7, 160, 160)
     t = printnet_targets([master], 128)

@@ -71,6 +71,19 @@ def test_broken_notebook_fails_naming_notebook_and_cell(tmp_path):
     assert executed["metadata"]["papermill"]["parameters"] == {"profile": "smoke"}
 
 
+def test_report_rejects_a_run_parameter_the_notebook_does_not_declare(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("profile = None\nloss = 'mse'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params]
+    source = tmp_path / "05_unet.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(ValueError, match=r"05_unet\.ipynb: run parameters \['lose'\]"):
+        execute(NotebookRun(source, {"lose": "mae"}), "smoke", tmp_path)
+    assert not (tmp_path / "05_unet_lose-mae.ipynb").exists()
+
+
 def test_index_shows_the_declared_headline_tables_only(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["fpnb"] = {"headline": ["07_comparison"]}

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from fpnb import reconstruction as rc
+from fpnb.synthesis import reconstruction as rc
 from fpnb.config import get_profile
-from fpnb.printnet import PrintNet
-from fpnb.stylegan import Generator
+from fpnb.synthesis.printnet import PrintNet
+from fpnb.synthesis.stylegan import Generator
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -28,8 +28,8 @@ class EqualityMatcher:
 
 @pytest.fixture(scope="module")
 def prints():
-    from fpnb.datasets import square
-    from fpnb.synth import make_master
+    from fpnb.data.datasets import square
+    from fpnb.data.masters import make_master
 
     return square(np.stack([make_master(seed, 275, 275).image for seed in (1, 2, 3)]), 64)
 
@@ -83,7 +83,7 @@ def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, t
 
 
 def test_generated_pairs_carry_each_seeds_noise(generator):
-    from fpnb.gan_sampling import sample
+    from fpnb.synthesis.sampling import sample
 
     pairs = rc.make_pairs(generator, [5, 6], truncation=0.7)
     assert [n.shape for n in pairs["noise"]] == [(2, 1, m.shape[-1], m.shape[-1]) for m in generator.fixed_noise()]

@@ -5,7 +5,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from fpnb import restoration as r  # noqa: E402
+from fpnb.restoration import models as r  # noqa: E402
 
 
 def _tiny(name):
@@ -79,8 +79,21 @@ def test_default_sizes_are_documented():
 
 def test_patchgan_is_conditional_and_patchwise():
     disc = r.patchgan_discriminator(base_filters=4)
-    logits = disc([np.zeros((1, 64, 48, 3), np.float32), np.zeros((1, 64, 48, 1), np.float32)])
+    rng = np.random.default_rng(0)
+    target = rng.random((1, 64, 48, 1)).astype(np.float32)
+    condition = rng.random((1, 64, 48, 3)).astype(np.float32)
+    logits = np.asarray(disc([condition, target]))
     assert logits.shape == (1, 8, 6, 1)
+    # the same target judged against another condition gets other logits: D sees the pair
+    other = np.asarray(disc([1.0 - condition, target]))
+    scale = float(np.abs(logits).max())  # logits start small (weights drawn with std 0.02)
+    assert scale > 0 and np.abs(other - logits).max() > 0.1 * scale
+    # patchwise: changing the top-left quarter of the pair moves logits there, not in the far corner
+    corner = condition.copy()
+    corner[:, :16, :12] = 1.0 - corner[:, :16, :12]
+    moved = np.asarray(disc([corner, target]))
+    assert np.abs(moved[0, :2, :2] - logits[0, :2, :2]).max() > 0.1 * scale
+    assert float(moved[0, -1, -1, 0]) == pytest.approx(float(logits[0, -1, -1, 0]), abs=1e-4 * scale)
 
 
 @pytest.mark.parametrize("image", [

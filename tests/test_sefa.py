@@ -1,7 +1,7 @@
 import torch
 
-from fpnb.sefa import edit, factorize
-from fpnb.stylegan import Generator
+from fpnb.synthesis.sefa import edit, factorize
+from fpnb.synthesis.stylegan import Generator
 
 
 def test_directions_are_orthonormal_and_sorted():

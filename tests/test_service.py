@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fpnb.service import Batcher, ServedModel, create_app, decode_image, default_model, load_shipped_models
+from fpnb.restoration.service import Batcher, ServedModel, create_app, decode_image, default_model, load_shipped_models
 
 
 def _invert(batch: np.ndarray) -> np.ndarray:
@@ -161,8 +161,8 @@ def test_batcher_passes_model_errors_to_the_request():
 def test_shipped_keras_model_is_served(tmp_path):
     """A tiny real Keras model saved with a model card loads and restores at the upload's size."""
     from fpnb.config import get_profile
-    from fpnb.restoration import autoencoder
-    from fpnb.training import save_model, save_model_card
+    from fpnb.restoration.models import autoencoder
+    from fpnb.restoration.training import save_model, save_model_card
 
     path = save_model(autoencoder(filters=(4, 4, 4)), tmp_path / "autoencoder.keras")
     save_model_card(path, get_profile("smoke"), "nohash", {"ssim": 0.1})

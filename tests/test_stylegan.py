@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 import torch
 
-from fpnb.gan_sampling import (interpolate, load_generator, render, sample, save_generator, seed_latents,
+from fpnb.synthesis.sampling import (interpolate, load_generator, render, sample, save_generator, seed_latents,
                                seed_noise, style_mix)
-from fpnb.gan_training import diff_augment, load_training_run, train_stylegan
-from fpnb.stylegan import Discriminator, Generator, channel_widths
+from fpnb.synthesis.training import diff_augment, load_training_run, train_stylegan
+from fpnb.synthesis.stylegan import Discriminator, Generator, channel_widths
 
 TINY = dict(style_dim=16, n_mlp=2, channels=8)
 
@@ -76,12 +76,21 @@ def test_mixing_and_interpolation(generator):
     np.testing.assert_allclose(path[-1], b_with_noise_of_a, atol=1e-5)
 
 
-def test_diff_augment_keeps_shape_and_passes_gradients():
-    x = torch.rand(4, 1, 16, 16, requires_grad=True)
+def test_diff_augment_changes_each_image_keeps_shape_range_and_gradients():
+    torch.manual_seed(0)
+    x = (torch.rand(8, 1, 16, 16) * 2 - 1).requires_grad_(True)
+    torch.manual_seed(1)
     y = diff_augment(x)
-    assert y.shape == x.shape
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert ((y - x).abs().flatten(1).mean(1) > 0.05).all()  # every image moved
+    # brightness +-0.5 then contrast x0.5-1.5 about the mean: |y| <= 1.5 * (1.5 + 1.5) at most
+    assert y.abs().max() <= 4.5
+    # cutout: at least a quarter of a half-size square of each image is zero
+    assert ((y == 0).flatten(1).sum(1) >= 16).all()
     y.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+    torch.manual_seed(1)
+    assert torch.equal(diff_augment(x.detach()), y.detach())  # a function of torch's seed
 
 
 def test_training_checkpoints_and_resumes(tmp_path):

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from fpnb import synthesis_study as study
-from fpnb.datasets import square
-from fpnb.identity import get_matcher
-from fpnb.printnet import PrintNet
-from fpnb.synth import make_master
+from fpnb.synthesis import study
+from fpnb.data.datasets import square
+from fpnb.identity.matchers import get_matcher
+from fpnb.synthesis.printnet import PrintNet
+from fpnb.data.masters import make_master
 
 
 def test_frechet_distance_is_zero_for_identical_sets():
@@ -47,6 +47,18 @@ def masters():
     return np.clip(square(np.stack([make_master(2**33 + s).image for s in range(4)]), 64), 0, 1)
 
 
+def test_print_statistics_of_straight_ridges_with_a_known_period():
+    n = 275  # the masters' side: no resize
+    rows, cols = np.mgrid[0:n, 0:n]
+    ridges = 0.5 + 0.5 * np.cos(2 * np.pi * (rows * np.cos(0.4) + cols * np.sin(0.4)) / 10.0)
+    disk = (rows - n / 2) ** 2 + (cols - n / 2) ** 2 < (0.4 * n) ** 2
+    stats = study.print_statistics(np.where(disk, ridges, 1.0)[None]).iloc[0]
+    assert stats["ridge_period_px"] == pytest.approx(10.0, rel=0.05)
+    assert stats["coherence"] > 0.9  # one orientation everywhere
+    assert stats["foreground_fraction"] == pytest.approx(disk.mean(), abs=0.08)
+    assert stats["minutiae"] == 0  # parallel ridges end nowhere inside
+
+
 def test_print_statistics_of_masters(masters):
     stats = study.print_statistics(masters[:2])
     assert list(stats.columns) == ["ridge_period_px", "coherence", "foreground_fraction", "endings",
@@ -62,5 +74,8 @@ def test_diversity_flags_two_identical_prints(masters):
     assert result["scores"][0] > result["real_scores"].max()
 
 
-def test_to_native_scale_brings_prints_to_the_masters_side(masters):
-    assert study.to_native_scale(masters).shape == (4, study.NATIVE_SIDE, study.NATIVE_SIDE)
+def test_to_native_brings_prints_to_the_masters_side(masters):
+    from fpnb.data.datasets import NATIVE_SIDE, native_scale, to_native
+
+    assert to_native(masters).shape == (4, NATIVE_SIDE, NATIVE_SIDE)
+    assert to_native(masters[:, :32, :32], native_scale(32)).shape == (4, NATIVE_SIDE, NATIVE_SIDE)

@@ -2,7 +2,7 @@
 
 Images are float [0, 1] with dark ridges on white, possibly soft (model outputs); they are
 contrast-stretched before extraction. Minutiae angles are directions in [0, 2pi) counter-clockwise
-on screen from the +x (col) axis, as in ISO 19794-2 and ``fpnb.features``; an ending points
+on screen from the +x (col) axis, as in ISO 19794-2 and ``fpnb.identity.fields``; an ending points
 into its ridge (MINDTCT's convention). Each matcher caches
 one template per image content, so a set of prints is extracted once and compared many times.
 """
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fpnb.features import normalise
+from fpnb.identity.fields import normalise
 
 ENDING, BIFURCATION = 0, 1
 BACKENDS = ("nbis", "fingerprint_recognition")

@@ -9,14 +9,13 @@ back to R px to draw the maps. Matching radii (10 px) are at 500 ppi too.
 Noise: a young generator takes its ridge layout largely from the per-layer noise maps, so the
 generator's single stored noise would give every print nearly the same ridges (generated
 "impostors" then match each other). Pairs are therefore drawn with each seed's own noise maps
-(``gan_sampling.seed_noise``), as in notebook 08, and the encoder predicts the noise maps as well
+(``sampling.seed_noise``), as in notebook 08, and the encoder predicts the noise maps as well
 as w+: an identity is a (w, noise) pair, and the encoder has to produce both.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,13 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from fpnb.config import Profile, paths
-from fpnb.stylegan import Generator
+from fpnb.data.datasets import native_scale, to_native
+from fpnb.synthesis.runs import load_checkpoint, restore, save_checkpoint, step_rng
+from fpnb.synthesis.stylegan import Generator
 from fpnb.weights_io import load_module, save_module, shipped_for
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
-WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"
-CHECKPOINT_NAME = "checkpoint.pt"
-MASTER_SIDE = 275  # px: min(height, width) of the default 400 x 275 masters
+WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
 MAP_SIGMA_PX, MAP_LINE_PX = 3.0, 15.0  # minutiae-map dot and line at 500 ppi (seed 001's values)
 LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0}
 ABLATION_VARIANTS = {  # name: (loss weights, whether the encoder predicts noise maps)
@@ -47,27 +46,15 @@ ABLATION_VARIANTS = {  # name: (loss weights, whether the encoder predicts noise
 
 # ----------------------------------------------------------------------------- scale and maps
 
-def native_scale(resolution: int, master_side: int = MASTER_SIDE) -> float:
-    """Factor that brings an R px generated print back to the masters' 500 ppi."""
-    return master_side / resolution
-
-
 def profile_scale(profile: Profile) -> float:
     """``native_scale`` of the profile's GAN resolution and master size."""
     return native_scale(profile.gan_resolution, min(profile.image_height, profile.image_width))
 
 
-def to_native(images: np.ndarray, scale: float) -> np.ndarray:
-    """Prints (N x R x R, [0, 1]) resized by ``scale`` with bicubic interpolation, clipped to [0, 1]."""
-    from fpnb.datasets import square
-
-    return np.clip(square(np.asarray(images, np.float32), int(round(images.shape[-1] * scale))), 0, 1)
-
-
 def native_features(image: np.ndarray) -> tuple:
     """Minutiae and singular points (row, col) of one print at 500 ppi."""
-    from fpnb.features import foreground_mask, orientation_field, singular_points
-    from fpnb.identity import extract_minutiae
+    from fpnb.identity.fields import foreground_mask, orientation_field, singular_points
+    from fpnb.identity.matchers import extract_minutiae
 
     minutiae = extract_minutiae(image)
     orientation, _ = orientation_field(image)
@@ -81,8 +68,8 @@ def maps_of(images: np.ndarray, scale: float) -> tuple[np.ndarray, list]:
     Extraction runs at 500 ppi (``to_native``); dots and lines are scaled down with the
     coordinates but kept at least 1 px wide and 3 px long so that they survive at R px.
     """
-    from fpnb.identity import Minutiae
-    from fpnb.maps import minutiae_map
+    from fpnb.identity.matchers import Minutiae
+    from fpnb.identity.maps import minutiae_map
 
     shape = images.shape[1:]
     sigma = max(1.0, MAP_SIGMA_PX / scale)
@@ -103,7 +90,7 @@ def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0
     Keys: images N x R x R in [0, 1], w N x D, noise (one N x 1 x r x r array per layer),
     maps N x 3 x R x R, minutiae, seeds, scale, truncation.
     """
-    from fpnb.gan_sampling import render, seed_latents, seed_noise
+    from fpnb.synthesis.sampling import render, seed_latents, seed_noise
 
     seeds = [int(s) for s in seeds]
     scale = native_scale(generator.resolution) if scale is None else scale
@@ -120,7 +107,7 @@ def split_masters(profile: Profile, seed: int = 0, split: str = "test") -> tuple
 
     The GAN trains on the training split only, so the test split's masters are prints it never saw.
     """
-    from fpnb.datasets import build_restoration_dataset, read_image, square
+    from fpnb.data.datasets import build_restoration_dataset, read_image, square
 
     root = build_restoration_dataset(profile, seed)
     identities = [m["identity"] for m in json.loads((root / "masters.json").read_text()) if m["split"] == split]
@@ -245,7 +232,7 @@ def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True,
 @torch.no_grad()
 def reconstruct(encoder: MinutiaeEncoder, generator: Generator, maps: np.ndarray, batch: int = 16) -> np.ndarray:
     """Prints (N x R x R in [0, 1]) that the frozen generator draws from the encoder's w+ (and noise) of each map."""
-    from fpnb.gan_sampling import render
+    from fpnb.synthesis.sampling import render
 
     encoder.eval()
     out = []
@@ -266,7 +253,7 @@ def encoder_losses(encoder: MinutiaeEncoder, generator: Generator, printnet: nn.
     target = images[:, None] * 2 - 1
     parts = {"l2": F.mse_loss(output, target)}
     if weights.get("perceptual", 0) or weights.get("fingernet", 0):
-        from fpnb.printnet import fingernet_loss, perceptual_loss
+        from fpnb.synthesis.printnet import fingernet_loss, perceptual_loss
 
         if weights.get("perceptual", 0):
             parts["perceptual"] = perceptual_loss(printnet, output, target)
@@ -306,8 +293,8 @@ def load_encoder(path: str | Path) -> MinutiaeEncoder:
 
 def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, metrics: dict,
                  tag: str = "main", train_args: dict | None = None) -> Path | None:
-    """Write the encoder (safetensors), its log and JSON model card under weights/ (never for smoke)."""
-    if profile.name == "smoke":
+    """Write the encoder (safetensors), its log and JSON model card under weights/ (only for a profile that ships weights)."""
+    if not profile.ships_weights:
         return None
     path = paths.weights / ENCODER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -350,21 +337,17 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
                 "seed": seed, "n_pairs": len(maps), "generator": generator.args}
     run_dir = encoder_run_dir(profile, tag) if run_dir is None else Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / CHECKPOINT_NAME
+    stateful = {"encoder": encoder, "optimiser": optimiser, "schedule": schedule}
     step, log = 0, []
-    if ckpt_path.exists() and not retrain:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt["settings"] == settings:
-            encoder.load_state_dict(ckpt["encoder"])
-            optimiser.load_state_dict(ckpt["optimiser"])
-            schedule.load_state_dict(ckpt["schedule"])
-            step, log = ckpt["step"], list(ckpt["log"])
+    ckpt = None if retrain else load_checkpoint(run_dir)
+    if ckpt is not None and ckpt["settings"] == settings:  # other settings: start afresh over it
+        restore(ckpt, stateful)
+        step, log = ckpt["step"], list(ckpt["log"])
     every = max(1, steps // 10)
     encoder.train()
     while step < steps:
         started = time.perf_counter()
-        rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        index = torch.randint(len(maps), (batch_size,), generator=rng)
+        index = torch.randint(len(maps), (batch_size,), generator=step_rng(seed, step))
         total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights,
                                       [n[index] for n in noise])
         optimiser.zero_grad(set_to_none=True)
@@ -375,11 +358,7 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
         log.append({"step": step, "loss": total.item(), **{k: v.item() for k, v in parts.items()},
                     "lr": schedule.get_last_lr()[0], "seconds": time.perf_counter() - started})
         if step % every == 0 or step == steps:
-            tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-            torch.save({"settings": settings, "encoder": encoder.state_dict(), "optimiser": optimiser.state_dict(),
-                        "schedule": schedule.state_dict(), "step": step, "log": log}, tmp)
-            os.replace(tmp, ckpt_path)
-            pd.DataFrame(log).to_csv(run_dir / "log.csv", index=False)
+            save_checkpoint(run_dir, stateful, log, step=step, settings=settings)
     source = f"trained here ({profile.name}, {step} steps)" if step else "untrained"
     return encoder.eval(), pd.DataFrame(log), source
 
@@ -408,8 +387,8 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     below 1 / (N (N - 1)) are not resolved; ``n_impostor`` says how many there were. TAR CIs
     resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``).
     """
-    from fpnb.identity import extract_minutiae
-    from fpnb.metrics import bootstrap_ci, minutiae_prf, threshold_at_far, verification_metrics
+    from fpnb.identity.matchers import extract_minutiae
+    from fpnb.identity.metrics import bootstrap_ci, minutiae_prf, threshold_at_far, verification_metrics
 
     if sources.shape != reconstructions.shape or len(sources) < 2:
         raise ValueError(f"sources: need >= 2 prints shaped like reconstructions, got {sources.shape} "
@@ -471,7 +450,7 @@ def examples_figure(pairs: dict, reconstructions: np.ndarray, n: int = 4):
     """Rows: minutiae map (RGB), source, reconstruction, reconstruction with the source's minutiae over it."""
     import matplotlib.pyplot as plt
 
-    from fpnb.maps import draw_minutiae
+    from fpnb.identity.maps import draw_minutiae
 
     n = min(n, len(reconstructions))
     fig, axes = plt.subplots(4, n, figsize=(2.4 * n, 9.6), squeeze=False)

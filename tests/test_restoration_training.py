@@ -8,8 +8,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from fpnb import restoration as r  # noqa: E402
-from fpnb import training  # noqa: E402
+from fpnb.restoration import models as r  # noqa: E402
+from fpnb import files  # noqa: E402
+from fpnb.restoration import training  # noqa: E402
 from fpnb.config import get_profile  # noqa: E402
 
 CROP = 32
@@ -117,17 +118,17 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path):
 
 
 def test_checkpoint_is_atomic_with_ms_ssim_l1(tmp_path, monkeypatch):
-    real_replace = training.os.replace
+    real_replace = files.os.replace
 
     def failing_replace(src, dst):
         if str(dst).endswith("epoch-0002.weights.h5"):
             raise OSError("disk full")
         real_replace(src, dst)
 
-    monkeypatch.setattr(training.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         _fit(_tiny_unet(loss="ms_ssim_l1"), tmp_path, epochs=2)
-    monkeypatch.setattr(training.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["epoch"] == 1 and not (tmp_path / "epoch-0002.weights.h5").exists()
     history = _fit(_tiny_unet(loss="ms_ssim_l1"), tmp_path, epochs=2)
@@ -174,7 +175,7 @@ def test_save_load_and_model_card(tmp_path):
 def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_path, monkeypatch):
     import dataclasses
 
-    from fpnb import restoration_study as study
+    from fpnb.restoration import study
     from fpnb.config import Paths
 
     monkeypatch.setattr(study, "paths", Paths(tmp_path))
@@ -191,7 +192,7 @@ def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_pa
 def test_ship_rewrites_weights_only_when_they_changed(tmp_path, monkeypatch):
     import pandas as pd
 
-    from fpnb import restoration_study as study
+    from fpnb.restoration import study
     from fpnb.config import Paths
 
     monkeypatch.setattr(study, "paths", Paths(tmp_path))

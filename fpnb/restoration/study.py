@@ -1,7 +1,7 @@
 """The restoration study: which run trains what, train or reuse shipped weights, evaluate.
 
 Every run is evaluated the same way on the identity-disjoint test split: pixel scores
-(``fpnb.metrics``), minutiae precision/recall/F1 of the output against its clean target, and
+(``fpnb.identity.metrics``), minutiae precision/recall/F1 of the output against its clean target, and
 the matcher's score of output vs target, so a model that invents plausible ridges is caught.
 """
 from __future__ import annotations
@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 
 from fpnb.config import Profile, paths
-from fpnb.identity import extract_minutiae, get_matcher
-from fpnb.metrics import bootstrap_ci, minutiae_prf, pixel_metrics, threshold_at_far
+from fpnb.identity.matchers import extract_minutiae, get_matcher
+from fpnb.identity.metrics import bootstrap_ci, minutiae_prf, pixel_metrics, threshold_at_far
 
 MATCHER = "bozorth3"
 
 
 @dataclass(frozen=True)
 class RestorationRun:
-    """One row of the comparison: a builder of ``fpnb.restoration.MODELS`` and its loss."""
+    """One row of the comparison: a builder of ``fpnb.restoration.models.MODELS`` and its loss."""
 
     model: str
     loss: str = "mse"
@@ -65,11 +65,11 @@ def get_run(model: str, loss: str = "mse") -> RestorationRun:
 
 
 def builder_kwargs(run: RestorationRun, profile: Profile) -> dict:
-    """Sizes per profile: smoke shrinks every network so that tests take seconds."""
+    """Sizes per profile: ``small_models`` (smoke) shrinks every network so that tests take seconds."""
     kwargs = dict(run.kwargs)
     if run.model == "conv_dense":
         kwargs["input_shape"] = (profile.crop_size, profile.crop_size, 3)
-    if profile.name == "smoke":
+    if profile.small_models:
         kwargs.update({"unet": {"base_filters": 8, "depth": 3}, "autoencoder": {"filters": (8, 8, 8)},
                        "pix2pix": {"base_filters": 8, "depth": 4}}.get(run.model, {}))
     return kwargs
@@ -97,18 +97,12 @@ def run_dir(run: RestorationRun, profile: Profile) -> Path:
     return paths.runs / profile.name / f"{run.name}-{digest}"
 
 
-def data_hash(root: Path) -> str:
-    """Content hash of a dataset built by ``fpnb.datasets`` (``unknown`` for real data)."""
-    manifest = root / "manifest.json"
-    return json.loads(manifest.read_text())["content_hash"] if manifest.exists() else "unknown"
-
-
 def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int = 0,
                   retrain: bool = False, verbose: int | str = 0):
     """Reuse shipped weights trained with this profile, else train; returns (model, history, source)."""
-    from fpnb.datasets import list_pairs, tf_pairs
-    from fpnb.restoration import build_model
-    from fpnb.training import fit, load_restoration_model, save_model
+    from fpnb.data.datasets import list_pairs, tf_pairs
+    from fpnb.restoration.models import build_model
+    from fpnb.restoration.training import fit, load_restoration_model, save_model
 
     weights, _, log = shipped_paths(run)
     if not retrain and _is_shipped_for(run, profile):
@@ -135,7 +129,7 @@ def _is_shipped_for(run: RestorationRun, profile: Profile) -> bool:
 
 def load_trained(run: RestorationRun, profile: Profile):
     """The model a notebook of this profile trained or reused (shipped weights first)."""
-    from fpnb.training import load_restoration_model
+    from fpnb.restoration.training import load_restoration_model
 
     path = shipped_paths(run)[0] if _is_shipped_for(run, profile) else run_dir(run, profile) / "model.keras"
     if not path.exists():
@@ -149,10 +143,11 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
 
     Reused shipped weights are not rewritten: a ``.keras`` file's bytes change on every save.
     """
-    from fpnb.restoration import inference_network
-    from fpnb.training import load_restoration_model, save_model, save_model_card
+    from fpnb.restoration.models import inference_network
+    from fpnb.data.datasets import data_hash
+    from fpnb.restoration.training import load_restoration_model, save_model, save_model_card
 
-    if profile.name == "smoke":
+    if not profile.ships_weights:
         return None
     weights, _, log = shipped_paths(run)
     unchanged = False
@@ -183,8 +178,8 @@ class Evaluation:
 def evaluate(model, root: Path, split: str = "test", n: int | None = None,
              matcher: str = MATCHER) -> Evaluation:
     """Restore the first ``n`` images of a split and score each against its clean target."""
-    from fpnb.datasets import load_pairs
-    from fpnb.restoration import predict_batch
+    from fpnb.data.datasets import load_pairs
+    from fpnb.restoration.models import predict_batch
 
     inputs, targets, names = load_pairs(root, split, limit=n)
     predict_batch(model, inputs[:1])  # warm-up: graph tracing is not inference time
@@ -204,7 +199,7 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
 def impostor_threshold(root: Path, split: str = "test", far: float = 1e-3, n: int | None = None,
                        matcher: str = MATCHER) -> tuple[float, int]:
     """Matcher threshold at ``far`` from impostor pairs of clean targets; returns (threshold, n pairs)."""
-    from fpnb.datasets import load_pairs
+    from fpnb.data.datasets import load_pairs
 
     _, targets, names = load_pairs(root, split, limit=n)
     identities = np.array([identity_of(name) for name in names])
@@ -267,8 +262,8 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
 
 def restore_examples(profile: Profile, root: Path, names: list[str], runs: list[str]) -> dict[str, np.ndarray]:
     """Test images ``names`` through each run: {"input": ..., "ground truth": ..., run: preds}."""
-    from fpnb.datasets import load_pairs
-    from fpnb.restoration import predict_batch
+    from fpnb.data.datasets import load_pairs
+    from fpnb.restoration.models import predict_batch
 
     inputs, targets, all_names = load_pairs(root, "test", limit=profile.n_eval_images)
     index = [all_names.index(name) for name in names]

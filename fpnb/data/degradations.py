@@ -2,7 +2,7 @@
 
 Every function here is photometric or occludes: none moves a ridge, so the degraded input stays
 pixel-aligned with its clean target. The geometric changes of the ChaLearn set (rotation, elastic
-warp, translation) belong to the print itself and are made by ``fpnb.synth.make_impression``, whose
+warp, translation) belong to the print itself and are made by ``fpnb.data.masters.make_impression``, whose
 output is the target.
 """
 from __future__ import annotations

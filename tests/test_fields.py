@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fpnb.features import (
+from fpnb.identity.fields import (
     angle_error,
     foreground_mask,
     normalise,
@@ -53,7 +53,7 @@ def test_normalise_stretches_soft_and_rgb_images():
 
 @pytest.fixture(scope="module")
 def master():
-    from fpnb.synth import make_master
+    from fpnb.data.masters import make_master
 
     return make_master(7, pattern="left_loop")
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fpnb import degrade, synth
+from fpnb.data import degradations, masters
 from fpnb.config import Profile, paths
+from fpnb.files import write_text
 
 SPLITS = ("training", "validation", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -58,7 +59,7 @@ def split_identities(n_identities: int, val_fraction: float, test_fraction: floa
 
 def _parameters(profile: Profile, seed: int) -> dict:
     """Everything the dataset's bytes depend on, the generator's source included; a change triggers a rebuild."""
-    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (synth, degrade))).hexdigest()
+    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (masters, degradations))).hexdigest()
     return {
         "generator_version": GENERATOR_VERSION, "code_hash": code[:16], "seed": int(seed),
         "n_identities": profile.n_identities, "n_impressions": profile.n_impressions,
@@ -71,14 +72,14 @@ def _parameters(profile: Profile, seed: int) -> dict:
 def _build_identity(root: Path, identity: int, split: str, params: dict) -> tuple[list[dict], dict]:
     """Write one identity's master, impressions and degraded inputs; return its csv rows and metadata."""
     seed = params["seed"]
-    master = synth.make_master(_derived_seed(seed, identity), params["image_height"], params["image_width"])
+    master = masters.make_master(_derived_seed(seed, identity), params["image_height"], params["image_width"])
     master_file = f"masters/{identity:05d}.png"
     cv2.imwrite(str(root / master_file), _to_uint8(master.image))
     rows = []
     for impression in range(params["n_impressions"]):
         stem = f"{identity:05d}_{impression:02d}"
-        target = synth.make_impression(master, _derived_seed(seed, identity, impression, 1))
-        degraded = degrade.degrade(target, _derived_seed(seed, identity, impression, 2), params["degrade_strength"])
+        target = masters.make_impression(master, _derived_seed(seed, identity, impression, 1))
+        degraded = degradations.degrade(target, _derived_seed(seed, identity, impression, 2), params["degrade_strength"])
         cv2.imwrite(str(root / f"{split}_input" / f"{stem}.jpg"), cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR),
                     [cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"]])
         cv2.imwrite(str(root / f"{split}_ground-truth" / f"{stem}.png"), _to_uint8(target))
@@ -109,6 +110,12 @@ def content_hash(root: Path, files: list[str]) -> str:
         digest.update(name.encode())
         digest.update((Path(root) / name).read_bytes())
     return digest.hexdigest()
+
+
+def data_hash(root: Path) -> str:
+    """Content hash of a dataset built by ``build_restoration_dataset`` (``unknown`` for real data)."""
+    manifest = root / "manifest.json"
+    return json.loads(manifest.read_text())["content_hash"] if manifest.exists() else "unknown"
 
 
 def _is_current(root: Path, params: dict) -> bool:
@@ -147,14 +154,14 @@ def build_restoration_dataset(profile: Profile, seed: int = 0, root: Path | None
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    (root / "masters.json").write_text(json.dumps([meta for _, meta in results], indent=1) + "\n")
+    write_text(root / "masters.json", json.dumps([meta for _, meta in results], indent=1) + "\n")
     files = sorted(str(p.relative_to(root)) for name in _MANAGED for p in (root / name).iterdir())
     files += ["identities.csv", "masters.json"]
     counts = {s: {"identities": splits.count(s), "pairs": splits.count(s) * profile.n_impressions}
               for s in SPLITS}
     manifest = {"profile": profile.name, "parameters": params, "counts": counts,
                 "content_hash": content_hash(root, files), "files": files}
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_text(root / "manifest.json", json.dumps(manifest, indent=1) + "\n")
     return root
 
 
@@ -247,6 +254,26 @@ def square(images: np.ndarray, resolution: int | None) -> np.ndarray:
     interpolation = cv2.INTER_AREA if resolution < side else cv2.INTER_CUBIC
     return np.stack([cv2.resize(c, (resolution, resolution), interpolation=interpolation) for c in crops]
                     ).astype(np.float32)
+
+
+NATIVE_SIDE = 275  # px: the masters' short side at their own ~500 ppi (ridge period 8-12 px)
+
+
+def native_scale(resolution: int, side: int = NATIVE_SIDE) -> float:
+    """Factor that brings an R px square print back to the masters' ~500 ppi."""
+    return side / resolution
+
+
+def to_native(images: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """N x R x R prints resized (bicubic, clipped to [0, 1]) by ``scale``, default to ``NATIVE_SIDE`` px.
+
+    A 64 px print has ridges about 2.3 px apart, where minutiae extraction and matching mean
+    nothing; every print (generated and master alike) is compared at the masters' own scale. The
+    scale is fixed, not fitted per image, so ridge periods stay comparable.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    side = NATIVE_SIDE if scale is None else int(round(images.shape[-1] * scale))
+    return np.clip(square(images, side), 0, 1)
 
 
 def master_prints(profile: Profile, seed: int = 0, resolution: int | None = None) -> np.ndarray:

@@ -2,45 +2,45 @@
 import numpy as np
 import pytest
 
-from fpnb import degrade, synth
+from fpnb.data import degradations, masters
 
 
 @pytest.fixture(scope="module")
 def clean():
-    master = synth.make_master(2, 128, 96)
-    return synth.make_impression(master, 0)
+    master = masters.make_master(2, 128, 96)
+    return masters.make_impression(master, 0)
 
 
 def test_same_seed_gives_identical_bytes(clean):
-    a, b = degrade.degrade(clean, 5), degrade.degrade(clean, 5)
+    a, b = degradations.degrade(clean, 5), degradations.degrade(clean, 5)
     assert a.tobytes() == b.tobytes()
-    assert degrade.degrade(clean, 6).tobytes() != a.tobytes()
+    assert degradations.degrade(clean, 6).tobytes() != a.tobytes()
 
 
 def test_output_is_rgb_uint8_of_the_target_size(clean):
-    out = degrade.degrade(clean, 0)
+    out = degradations.degrade(clean, 0)
     assert out.shape == (*clean.shape, 3) and out.dtype == np.uint8
-    assert degrade.degrade((clean * 255).astype(np.uint8), 0).shape == out.shape
+    assert degradations.degrade((clean * 255).astype(np.uint8), 0).shape == out.shape
 
 
 def test_degradations_leave_the_target_untouched(clean):
     before = clean.copy()
-    degrade.degrade(clean, 1, strength=2.0)
-    for name in degrade.DEGRADATIONS:
-        degrade.apply_one(clean, name, 1)
+    degradations.degrade(clean, 1, strength=2.0)
+    for name in degradations.DEGRADATIONS:
+        degradations.apply_one(clean, name, 1)
     assert clean.tobytes() == before.tobytes()
 
 
-@pytest.mark.parametrize("name", list(degrade.DEGRADATIONS))
+@pytest.mark.parametrize("name", list(degradations.DEGRADATIONS))
 def test_each_degradation_is_identity_at_strength_zero(clean, name):
-    out = degrade.DEGRADATIONS[name](degrade.as_rgb(clean), np.random.default_rng(0), 0.0)
+    out = degradations.DEGRADATIONS[name](degradations.as_rgb(clean), np.random.default_rng(0), 0.0)
     assert out.shape == (*clean.shape, 3)
-    np.testing.assert_allclose(out, degrade.as_rgb(clean), atol=1e-5)
+    np.testing.assert_allclose(out, degradations.as_rgb(clean), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list(degrade.DEGRADATIONS))
+@pytest.mark.parametrize("name", list(degradations.DEGRADATIONS))
 def test_degradations_keep_ridges_pixel_aligned(clean, name):
-    grey = degrade.apply_one(clean, name, 4).mean(axis=2)
+    grey = degradations.apply_one(clean, name, 4).mean(axis=2)
     target = clean - clean.mean()
     scores = {}
     for dr in range(-3, 4):
@@ -50,21 +50,21 @@ def test_degradations_keep_ridges_pixel_aligned(clean, name):
     assert max(scores, key=scores.get) == (0, 0)
 
 
-@pytest.mark.parametrize("name", degrade.TEXTURES)
+@pytest.mark.parametrize("name", degradations.TEXTURES)
 def test_textures_are_rgb_in_range(name):
-    surface = degrade.texture(name, np.random.default_rng(0), (64, 48))
+    surface = degradations.texture(name, np.random.default_rng(0), (64, 48))
     assert surface.shape == (64, 48, 3) and surface.dtype == np.float32
     assert 0.0 <= surface.min() and surface.max() <= 1.0 and surface.std() > 0.01
 
 
 def test_invalid_parameters_raise_naming_the_parameter(clean):
     with pytest.raises(ValueError, match="strength"):
-        degrade.degrade(clean, 0, strength=3.0)
+        degradations.degrade(clean, 0, strength=3.0)
     with pytest.raises(ValueError, match="name"):
-        degrade.apply_one(clean, "fog", 0)
+        degradations.apply_one(clean, "fog", 0)
     with pytest.raises(ValueError, match="clean"):
-        degrade.degrade(np.zeros((8, 8, 3)), 0)
+        degradations.degrade(np.zeros((8, 8, 3)), 0)
     with pytest.raises(ValueError, match="clean"):
-        degrade.degrade(clean * 2.0, 0)
+        degradations.degrade(clean * 2.0, 0)
     with pytest.raises(ValueError, match="name"):
-        degrade.texture("marble", np.random.default_rng(0), (8, 8))
+        degradations.texture("marble", np.random.default_rng(0), (8, 8))

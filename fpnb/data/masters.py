@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import scipy.fft
-from skimage.measure import label, regionprops
 
-from fpnb import features
 
 PATTERNS = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")
 # Class frequencies of real fingerprints (NIST / SFinGe priors).
@@ -285,20 +283,6 @@ def make_impression(master: Master, seed: int, strength: float = 1.0) -> np.ndar
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
-def singular_points(orientation: np.ndarray, mask: np.ndarray | None = None,
-                    radius: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Cores and deltas of an orientation field, (k, 2) arrays of (row, col), by the Poincare index."""
-    index = features.poincare_index(orientation, radius)
-    if mask is not None:
-        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-        index = np.where(cv2.erode(mask.astype(np.uint8), kernel, borderValue=0) > 0, index, 0.0)
-    found = []
-    for target in (0.5, -0.5):
-        regions = regionprops(label(np.abs(index - target) < 0.1))
-        found.append(np.array([r.centroid for r in regions], dtype=np.float64).reshape(-1, 2))
-    return found[0], found[1]
-
-
 __all__ = ("Master", "PATTERNS", "PATTERN_PRIORS", "make_master", "make_masters",
-           "make_impression", "singular_points",
+           "make_impression",
            "finger_mask", "zero_pole_orientation", "grow_ridges", "render")

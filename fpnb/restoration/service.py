@@ -1,6 +1,6 @@
 """The restoration web service: upload a photo of a print, get the clean print back.
 
-Start it with ``invoke serve`` (``uvicorn --factory fpnb.service:create_app``). Weights load
+Start it with ``invoke serve`` (``uvicorn --factory fpnb.restoration.service:create_app``). Weights load
 once at start-up; concurrent requests for one model and one image size share a forward pass.
 """
 from __future__ import annotations
@@ -146,8 +146,8 @@ class ServedModel:
 
 def load_shipped_models(weights_dir: Path | None = None) -> dict[str, ServedModel]:
     """Every ``weights/*.keras`` that has a model card, keyed by its name."""
-    from fpnb.restoration import fold_batch_norm, predict_batch
-    from fpnb.training import load_restoration_model
+    from fpnb.restoration.models import fold_batch_norm, predict_batch
+    from fpnb.restoration.training import load_restoration_model
 
     weights_dir = weights_dir or paths.weights
     models = {}

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fpnb.identity import (
+from fpnb.identity.matchers import (
     BIFURCATION,
     ENDING,
     Minutiae,

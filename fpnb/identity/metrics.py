@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from fpnb.identity import Minutiae
+    from fpnb.identity.matchers import Minutiae
 
 FARS = {"1e-2": 1e-2, "1e-3": 1e-3, "1e-4": 1e-4}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,10 +21,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from fpnb.gan_sampling import sample, save_grid
-from fpnb.stylegan import Discriminator, Generator
+from fpnb.synthesis.sampling import sample, save_grid
+from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint, step_rng
+from fpnb.synthesis.stylegan import Discriminator, Generator
 
-CHECKPOINT_NAME = "checkpoint.pt"
 W_AVG_BETA = 0.995  # as StyleGAN2's tracked mean of w, the centre of truncation
 PL_DECAY = 0.01
 
@@ -59,8 +58,7 @@ def _batches(data: torch.Tensor | Dataset | Iterable, batch: int, seed: int, ste
     """Endless real batches from a N x 1 x R x R tensor, a Dataset of images, or an iterable of batches."""
     if isinstance(data, torch.Tensor):
         while True:
-            rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
-            yield data[torch.randint(len(data), (batch,), generator=rng)]
+            yield data[torch.randint(len(data), (batch,), generator=step_rng(seed, step))]
             step += 1
     if isinstance(data, Dataset):
         data = DataLoader(data, batch_size=batch, shuffle=True, drop_last=True,
@@ -82,30 +80,11 @@ def _styles(generator: Generator, n: int, mixing: float, device: torch.device) -
     return [torch.randn(n, generator.style_dim, device=device)], None
 
 
-def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _rng_state(device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict:
-    """A training checkpoint (file or run directory) as a dict of tensors and plain values."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    return torch.load(path, map_location=device, weights_only=True)
-
-
 def load_training_run(path: str | Path, device: str | torch.device = "cpu") -> dict:
     """Rebuilt models of a run: generator, discriminator, g_ema (eval), step and the log."""
     ckpt = load_checkpoint(path, device)
+    if ckpt is None:
+        raise FileNotFoundError(f"{path}: no {CHECKPOINT_NAME} (run train_stylegan first)")
     generator = Generator(**ckpt["args"]["generator"]).to(device)
     discriminator = Discriminator(**ckpt["args"]["discriminator"]).to(device)
     g_ema = Generator(**ckpt["args"]["generator"]).to(device)
@@ -149,31 +128,19 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     d_optim = torch.optim.Adam(discriminator.parameters(), lr=lr * d_ratio, betas=(0.0, 0.99 ** d_ratio))
 
     step, pl_mean, log = 0, 0.0, []
-    ckpt_path = run_dir / CHECKPOINT_NAME
+    stateful = {"generator": generator, "discriminator": discriminator, "g_ema": g_ema,
+                "g_optim": g_optim, "d_optim": d_optim}
     torch.manual_seed(seed)
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, device)
+    ckpt = load_checkpoint(run_dir, device) if resume else None
+    if ckpt is not None:
         if ckpt["args"]["generator"] != generator.args or ckpt["args"]["discriminator"] != discriminator.args:
-            raise ValueError(f"{ckpt_path}: checkpoint built for other model arguments")
-        generator.load_state_dict(ckpt["generator"])
-        discriminator.load_state_dict(ckpt["discriminator"])
-        g_ema.load_state_dict(ckpt["g_ema"])
-        g_optim.load_state_dict(ckpt["g_optim"])
-        d_optim.load_state_dict(ckpt["d_optim"])
+            raise ValueError(f"{run_dir / CHECKPOINT_NAME}: checkpoint built for other model arguments")
+        restore(ckpt, stateful)
         step, pl_mean, log = ckpt["step"], ckpt["pl_mean"], list(ckpt["log"])
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        if "cuda" in ckpt["rng"] and device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"].cpu(), device)
 
     def checkpoint() -> None:
-        _save_atomic({"step": step, "args": {"generator": generator.args, "discriminator": discriminator.args,
-                                             "train": train_args},
-                      "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                      "g_ema": g_ema.state_dict(), "g_optim": g_optim.state_dict(), "d_optim": d_optim.state_dict(),
-                      "pl_mean": pl_mean, "rng": _rng_state(device), "log": log}, ckpt_path)
-        tmp = run_dir / "log.csv.tmp"
-        pd.DataFrame(log).to_csv(tmp, index=False)
-        os.replace(tmp, run_dir / "log.csv")
+        save_checkpoint(run_dir, stateful, log, step=step, pl_mean=pl_mean,
+                        args={"generator": generator.args, "discriminator": discriminator.args, "train": train_args})
 
     batches = _batches(data, batch, seed, step)
     bar = tqdm(total=steps, initial=step, disable=not progress, desc="stylegan")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from fpnb.stylegan import Generator, StyledConv
+from fpnb.synthesis.stylegan import Generator, StyledConv
 
 
 def factorize(generator: Generator) -> tuple[torch.Tensor, torch.Tensor]:

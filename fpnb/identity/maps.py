@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
-from fpnb.identity import BIFURCATION, ENDING
+from fpnb.identity.matchers import BIFURCATION, ENDING
 
 if TYPE_CHECKING:
-    from fpnb.identity import Minutiae
+    from fpnb.identity.matchers import Minutiae
 
 CHANNELS = ("endings", "bifurcations", "singular_points")
 

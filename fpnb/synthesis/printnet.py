@@ -1,8 +1,8 @@
 """PrintNet: the study's own small fingerprint network, in place of downloaded Inception, LPIPS and FingerNet.
 
 One multi-task fully convolutional CNN trained on master prints whose ground truth the generator
-knows (``fpnb.synth``): ridge orientation (cos 2θ, sin 2θ), finger mask, minutiae heatmaps
-(endings, bifurcations: MINDTCT minutiae of the master drawn by ``fpnb.maps.minutiae_map``) and
+knows (``fpnb.data.masters``): ridge orientation (cos 2θ, sin 2θ), finger mask, minutiae heatmaps
+(endings, bifurcations: MINDTCT minutiae of the master drawn by ``fpnb.identity.maps.minutiae_map``) and
 the pattern class. Its last-stage features give the FID-style distance (``embed``); its stage
 features give an LPIPS-like ``perceptual_loss``; its orientation and minutiae heads give the
 FingerNet-style ``fingernet_loss`` of seed 001 (minutiae areas weighted x11).
@@ -13,7 +13,6 @@ above, disjoint from every dataset identity (the dataset's master seeds are 32-b
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -24,13 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from fpnb.config import Profile, paths
+from fpnb.data.masters import PATTERNS
+from fpnb.files import atomic_path
+from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.weights_io import load_module, save_module, shipped_for
 
-PATTERNS = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")  # fpnb.synth.PATTERNS
 PRINTNET_STREAM, EVALUATION_STREAM = 0, 1
 WEIGHTS_FILE = "printnet.safetensors"
-WEIGHTS_FORMAT = "fpnb.printnet.PrintNet/1"
-CHECKPOINT_NAME = "checkpoint.pt"
+WEIGHTS_FORMAT = "fpnb.printnet.PrintNet/1"  # a file-format name in shipped files, not a module path
 _LEFT, _RIGHT = PATTERNS.index("left_loop"), PATTERNS.index("right_loop")
 
 
@@ -107,9 +107,9 @@ def printnet_targets(masters: list, resolution: int) -> dict[str, np.ndarray]:
     [0, 1] (endings, bifurcations: MINDTCT on the full-size master, maps drawn there, then resized);
     pattern N (index into PATTERNS).
     """
-    from fpnb.datasets import square
-    from fpnb.identity import extract_minutiae
-    from fpnb.maps import minutiae_map
+    from fpnb.data.datasets import square
+    from fpnb.identity.matchers import extract_minutiae
+    from fpnb.identity.maps import minutiae_map
 
     images, orientation, mask, minutiae = [], [], [], []
     for master in masters:
@@ -175,7 +175,7 @@ def printnet_dir(profile: Profile) -> Path:
 
 def training_targets(profile: Profile, seed: int = 0) -> dict[str, np.ndarray]:
     """Targets of ``profile.n_identities`` fresh masters at the GAN resolution, cached under the run folder."""
-    from fpnb.synth import make_masters
+    from fpnb.data.masters import make_masters
 
     n = profile.n_identities
     cache = printnet_dir(profile) / f"targets_r{profile.gan_resolution}_n{n}_seed{seed}.npz"
@@ -184,10 +184,8 @@ def training_targets(profile: Profile, seed: int = 0) -> dict[str, np.ndarray]:
             return dict(data)
     masters = make_masters(fresh_seeds(n, seed, PRINTNET_STREAM), profile.image_height, profile.image_width)
     targets = printnet_targets(masters, profile.gan_resolution)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **targets)
-    os.replace(tmp, cache)
+    with atomic_path(cache) as tmp:
+        np.savez_compressed(tmp, **targets)
     return targets
 
 
@@ -202,15 +200,15 @@ def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> Print
 
 
 def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: dict, seed: int = 0) -> Path | None:
-    """Write the PrintNet weights, training log and model card under weights/ (never for smoke)."""
-    if profile.name == "smoke":
+    """Write the PrintNet weights, training log and model card under weights/ (only for a profile that ships weights)."""
+    if not profile.ships_weights:
         return None
     path = paths.weights / WEIGHTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "printnet", "profile": profile.name, "resolution": profile.gan_resolution,
             "training_steps": int(log["step"].max()),
-            "training_masters": f"{profile.n_identities} fresh masters, seeds fpnb.printnet.fresh_seeds("
+            "training_masters": f"{profile.n_identities} fresh masters, seeds fpnb.synthesis.printnet.fresh_seeds("
                                 f"{profile.n_identities}, {seed}, PRINTNET_STREAM), disjoint from the dataset's",
             "metrics": metrics}
     return save_module(net, path, WEIGHTS_FORMAT, card)
@@ -227,17 +225,16 @@ def train_printnet(profile: Profile, seed: int = 0, retrain: bool = False, lr: f
     if shipped is not None and not retrain:
         return load_printnet(shipped, device), pd.read_csv(shipped.with_suffix(".log.csv")), f"shipped {shipped.name}"
     run_dir = printnet_dir(profile)
-    ckpt_path = run_dir / CHECKPOINT_NAME
     torch.manual_seed(seed)
     net = PrintNet().to(device)
     optim = torch.optim.Adam(net.parameters(), lr=lr)
+    stateful, train = {"model": net, "optim": optim}, {"resolution": profile.gan_resolution, "seed": seed}
     step, log = 0, []
-    if ckpt_path.exists() and not retrain:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ckpt["args"] != net.args or ckpt["train"] != {"resolution": profile.gan_resolution, "seed": seed}:
-            raise ValueError(f"{ckpt_path}: checkpoint made with other arguments; pass retrain=True")
-        net.load_state_dict(ckpt["model"])
-        optim.load_state_dict(ckpt["optim"])
+    ckpt = None if retrain else load_checkpoint(run_dir, device)
+    if ckpt is not None:
+        if ckpt["args"] != net.args or ckpt["train"] != train:
+            raise ValueError(f"{run_dir / CHECKPOINT_NAME}: checkpoint made with other arguments; pass retrain=True")
+        restore(ckpt, stateful)
         step, log = ckpt["step"], list(ckpt["log"])
     steps = profile.printnet_steps
     if step < steps:
@@ -246,8 +243,7 @@ def train_printnet(profile: Profile, seed: int = 0, retrain: bool = False, lr: f
     net.train()
     while step < steps:
         started = time.perf_counter()
-        rng = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        batch = {k: v.to(device) for k, v in augmented_batch(targets, profile.gan_batch, rng).items()}
+        batch = {k: v.to(device) for k, v in augmented_batch(targets, profile.gan_batch, step_rng(seed, step)).items()}
         for group in optim.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         parts = printnet_losses(net, batch)
@@ -258,11 +254,7 @@ def train_printnet(profile: Profile, seed: int = 0, retrain: bool = False, lr: f
         log.append({"step": step, **{k: v.item() for k, v in parts.items()},
                     "lr": optim.param_groups[0]["lr"], "seconds": time.perf_counter() - started})
         if step % every == 0 or step == steps:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-            torch.save({"step": step, "args": net.args, "train": {"resolution": profile.gan_resolution, "seed": seed},
-                        "model": net.state_dict(), "optim": optim.state_dict(), "log": log}, tmp)
-            os.replace(tmp, ckpt_path)
+            save_checkpoint(run_dir, stateful, log, step=step, args=net.args, train=train)
     return net.eval().requires_grad_(False), pd.DataFrame(log), f"trained here ({profile.name}, {step} steps)"
 
 

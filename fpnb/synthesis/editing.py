@@ -1,8 +1,8 @@
 """SeFa attribute editing: direction files, edit grids, what each direction changes, identity kept, SynFing-like pairs.
 
-Edits keep each seed's own noise maps (``gan_sampling.seed_noise``), so moving w is the only
+Edits keep each seed's own noise maps (``sampling.seed_noise``), so moving w is the only
 change between an original and its edit. Prints are matched and measured at the masters'
-500 ppi (``reconstruction.to_native``), as in the reconstruction study.
+500 ppi (``fpnb.data.datasets.to_native``), as in the reconstruction study.
 """
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ import pandas as pd
 import torch
 
 from fpnb.config import Profile, paths
-from fpnb.gan_sampling import render, seed_latents, seed_noise
-from fpnb.reconstruction import native_scale, to_native
-from fpnb.sefa import edit
-from fpnb.stylegan import Generator
+from fpnb.data.datasets import native_scale, to_native
+from fpnb.synthesis.sampling import render, seed_latents, seed_noise
+from fpnb.synthesis.sefa import edit
+from fpnb.synthesis.stylegan import Generator
 
 DIRECTIONS_FILE = "sefa_directions.safetensors"
-DIRECTIONS_FORMAT = "fpnb.sefa.directions/1"
+DIRECTIONS_FORMAT = "fpnb.sefa.directions/1"  # a file-format name in shipped files, not a module path
 MEASURES = ("ridge_period_px", "contrast", "foreground_area", "centroid_shift_px")
 
 
 def directions_path(profile: Profile) -> Path:
-    """weights/ for quick and full (shipped beside the generator), runs/smoke/ for smoke."""
-    folder = paths.runs / profile.name if profile.name == "smoke" else paths.weights
+    """weights/ beside the generator for a profile that ships weights, else runs/<profile>/."""
+    folder = paths.weights if profile.ships_weights else paths.runs / profile.name
     return folder / DIRECTIONS_FILE
 
 
@@ -75,7 +75,7 @@ def edit_grid(generator: Generator, directions: torch.Tensor, seeds: Sequence[in
 
 def _measures(image: np.ndarray, native: np.ndarray, scale: float) -> dict:
     """Ridge period (500 ppi px), contrast (5-95 % spread), foreground fraction and centroid (R px) of one print."""
-    from fpnb.features import dominant_period, foreground_mask
+    from fpnb.identity.fields import dominant_period, foreground_mask
 
     mask = foreground_mask(native)
     rows, cols = np.nonzero(mask)
@@ -107,8 +107,8 @@ def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequenc
 def impostor_threshold(generator: Generator, seeds: Sequence[int], matcher, scale: float, far: float = 1e-3,
                        truncation: float = 0.7) -> tuple[float, int]:
     """Matcher threshold at ``far`` from every pair of distinct seeds' prints, and the number of pairs."""
-    from fpnb.gan_sampling import sample
-    from fpnb.metrics import threshold_at_far
+    from fpnb.synthesis.sampling import sample
+    from fpnb.identity.metrics import threshold_at_far
 
     native = to_native(sample(generator, seeds, truncation), scale)
     a, b = np.triu_indices(len(native), 1)

@@ -1,6 +1,6 @@
 """Fingerprint fields: orientation and coherence, ridge period, foreground mask, singular points.
 
-Conventions shared with ``fpnb.synth``: images are float [0, 1] with dark ridges on white;
+Conventions shared with ``fpnb.data.masters``: images are float [0, 1] with dark ridges on white;
 points are (row, col); an orientation is the ridge direction in [0, pi), measured
 counter-clockwise on screen from the +col axis: the unit vector (d_col, d_row) = (cos, -sin).
 """

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -23,25 +22,18 @@ import pandas as pd
 import tensorflow as tf
 
 from fpnb.config import Profile
-from fpnb.restoration import Pix2Pix, inference_network
+from fpnb.files import atomic_path, write_text
+from fpnb.restoration.models import Pix2Pix, inference_network
 from fpnb.weights_io import sha256_file
 
 STATE_FILE = "state.json"
 LOG_FILE = "log.csv"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` via a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _atomic_save_weights(model: keras.Model, path: Path) -> None:
-    """``model.save_weights`` to a temporary ``.weights.h5`` then ``os.replace``."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+    """``model.save_weights`` through a temporary ``.weights.h5`` (keras needs the suffix)."""
+    with atomic_path(path) as tmp:
+        model.save_weights(tmp)
 
 
 def _optimizers(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
@@ -49,7 +41,7 @@ def _optimizers(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
     if isinstance(model, Pix2Pix):
         return model.optimizer_slots()
     if model.optimizer is None:
-        raise ValueError("fit: compile the model first (fpnb.restoration.compile_model)")
+        raise ValueError("fit: compile the model first (fpnb.restoration.models.compile_model)")
     return {"model": model.optimizer}
 
 
@@ -67,10 +59,8 @@ def _save_optimizers(model: keras.Model, path: Path) -> None:
         store: dict[str, np.ndarray] = {}
         optimizer.save_own_variables(store)
         arrays.update({f"{name}/{key}": value for key, value in store.items()})
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def _load_optimizers(model: keras.Model, path: Path) -> None:
@@ -128,9 +118,9 @@ class _Checkpointer(keras.callbacks.Callback):
         weights, optimizer = _checkpoint_paths(self.run_dir, epoch + 1)
         _atomic_save_weights(self.model, weights)
         _save_optimizers(self.model, optimizer)
-        _atomic_write_text(self.run_dir / LOG_FILE, pd.DataFrame(state["history"]).to_csv(index=False))
+        write_text(self.run_dir / LOG_FILE, pd.DataFrame(state["history"]).to_csv(index=False))
         state.update(epoch=epoch + 1, checkpoint=epoch + 1)
-        _atomic_write_text(self.run_dir / STATE_FILE, json.dumps(state, indent=2))
+        write_text(self.run_dir / STATE_FILE, json.dumps(state, indent=2))
         _prune(self.run_dir, state)
 
 
@@ -211,7 +201,7 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
                   verbose=verbose)
     if state["best_epoch"] is not None:
         model.load_weights(_best_path(run_dir, state["best_epoch"]))
-    _atomic_write_text(run_dir / "history.json", json.dumps(state["history"], indent=2))
+    write_text(run_dir / "history.json", json.dumps(state["history"], indent=2))
     return pd.DataFrame(state["history"])
 
 
@@ -220,9 +210,8 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     path = Path(path)
     network = inference_network(model)
     uncompiled = keras.Model(network.input, network.output, name=network.name)  # shares layers
-    tmp = path.with_name(f".tmp-{path.name}")
-    uncompiled.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        uncompiled.save(tmp)
     return path
 
 
@@ -252,5 +241,5 @@ def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash
         "tensorflow_version": tf.__version__,
     }
     out = model_path.with_name(f"{card['name']}.json")
-    _atomic_write_text(out, json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
+    write_text(out, json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
     return out

@@ -13,7 +13,8 @@ import torch
 from scipy import ndimage
 
 from fpnb.config import Profile, paths
-from fpnb.stylegan import Discriminator, Generator
+from fpnb.data.datasets import NATIVE_SIDE, to_native
+from fpnb.synthesis.stylegan import Discriminator, Generator
 from fpnb.weights_io import shipped_for
 
 GENERATOR_FILE = "stylegan_generator.safetensors"
@@ -33,7 +34,7 @@ def gan_run_dir(profile: Profile) -> Path:
 
 def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
     """The training split's master prints as N x 1 x R x R in [-1, 1] (dark ridges at -1)."""
-    from fpnb.datasets import build_restoration_dataset, master_prints
+    from fpnb.data.datasets import build_restoration_dataset, master_prints
 
     build_restoration_dataset(profile, seed=seed)
     images = master_prints(profile, seed=seed, resolution=profile.gan_resolution)
@@ -48,8 +49,9 @@ def shipped_generator(profile: Profile) -> Path | None:
 def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False,
                             device: str = "cpu", progress: bool = False) -> tuple[Generator, pd.DataFrame, str]:
     """The EMA generator of the profile: shipped weights when they match, else trained (resumably)."""
-    from fpnb.gan_sampling import load_generator
-    from fpnb.gan_training import CHECKPOINT_NAME, load_training_run, train_stylegan
+    from fpnb.synthesis.sampling import load_generator
+    from fpnb.synthesis.runs import CHECKPOINT_NAME
+    from fpnb.synthesis.training import load_training_run, train_stylegan
 
     shipped = shipped_generator(profile)
     if shipped is not None and not retrain:
@@ -72,10 +74,10 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
 
 def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
                    data_hash: str) -> Path | None:
-    """Write the EMA generator, its training log and model card under weights/ (never for smoke)."""
-    from fpnb.gan_sampling import save_generator
+    """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights)."""
+    from fpnb.synthesis.sampling import save_generator
 
-    if profile.name == "smoke":
+    if not profile.ships_weights:
         return None
     path = paths.weights / GENERATOR_FILE
     log.to_csv(path.with_suffix(".log.csv"), index=False)
@@ -86,13 +88,12 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
 
 # ---- quality of the generated prints -------------------------------------------------------------
 
-NATIVE_SIDE = 275  # side of the masters' square crop at their own scale (ridge period 8-12 px, ~500 ppi)
 
 
 def held_out_targets(profile: Profile, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """``printnet_targets`` of n fresh masters at R (evaluation-stream seeds: seen by neither the GAN nor PrintNet)."""
-    from fpnb.printnet import EVALUATION_STREAM, fresh_seeds, printnet_targets
-    from fpnb.synth import make_masters
+    from fpnb.synthesis.printnet import EVALUATION_STREAM, fresh_seeds, printnet_targets
+    from fpnb.data.masters import make_masters
 
     masters = make_masters(fresh_seeds(n, seed, EVALUATION_STREAM), profile.image_height, profile.image_width)
     return printnet_targets(masters, profile.gan_resolution)
@@ -143,7 +144,7 @@ def quality_table(net, real_a: np.ndarray, real_b: np.ndarray, generated: np.nda
     The floor compares two disjoint sets of real masters. The distance is biased by the set
     sizes, so compare rows of equal n (pass as many generated and ceiling images as ``real_b``).
     """
-    from fpnb.printnet import embed
+    from fpnb.synthesis.printnet import embed
 
     ceilings = ceiling if isinstance(ceiling, dict) else {"ceiling": ceiling}
     sets = {"floor: real vs real": real_b, "generated vs real": generated,
@@ -156,26 +157,14 @@ def quality_table(net, real_a: np.ndarray, real_b: np.ndarray, generated: np.nda
     return table
 
 
-def to_native_scale(images: np.ndarray, side: int = NATIVE_SIDE) -> np.ndarray:
-    """N x R x R prints resized (bicubic) to the masters' own scale, where MINDTCT and Bozorth3 work (~500 ppi).
-
-    A 64 px print has ridges about 2.3 px apart; minutiae extraction and matching at that size are
-    meaningless, so every print (generated and real alike) is brought back to the square side the
-    masters were cropped from. The scale is fixed, not fitted per image, so ridge periods stay comparable.
-    """
-    from fpnb.datasets import square
-
-    return np.clip(square(np.asarray(images, dtype=np.float32), side), 0, 1)
-
-
-def print_statistics(images: np.ndarray, side: int = NATIVE_SIDE) -> pd.DataFrame:
+def print_statistics(images: np.ndarray) -> pd.DataFrame:
     """Per print, at the masters' scale: median ridge period (px) and mean coherence in the foreground,
     foreground fraction, MINDTCT endings and bifurcations."""
-    from fpnb.features import foreground_mask, orientation_field, ridge_period
-    from fpnb.identity import BIFURCATION, ENDING, extract_minutiae
+    from fpnb.identity.fields import foreground_mask, orientation_field, ridge_period
+    from fpnb.identity.matchers import BIFURCATION, ENDING, extract_minutiae
 
     rows = []
-    for image in to_native_scale(images, side):
+    for image in to_native(images):
         foreground = foreground_mask(image)
         inside = foreground if foreground.any() else np.ones_like(foreground)
         _, coherence = orientation_field(image)
@@ -198,19 +187,19 @@ def _pairs(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
 
 
 def diversity(images: np.ndarray, matcher, reference: np.ndarray, far: float = 1e-3,
-              max_pairs: int | None = None, seed: int = 0, side: int = NATIVE_SIDE) -> dict:
+              max_pairs: int | None = None, seed: int = 0) -> dict:
     """Impostor scores among generated prints against the threshold at ``far`` on real impostor pairs.
 
     ``reference``: real prints of distinct identities (their pairs are the real impostors). Both sets
-    are compared at the masters' scale (``to_native_scale``). With independent identities about
+    are compared at the masters' scale (``fpnb.data.datasets.to_native``). With independent identities about
     far x n_pairs generated pairs pass the threshold by chance; ``p_value`` (one-sided binomial)
     says whether more do. ``threshold`` is only resolved when n_real_pairs >= 1 / far.
     """
     from scipy.stats import binomtest
 
-    from fpnb.metrics import threshold_at_far
+    from fpnb.identity.metrics import threshold_at_far
 
-    generated, real = to_native_scale(images, side), to_native_scale(reference, side)
+    generated, real = to_native(images), to_native(reference)
     pairs, real_pairs = _pairs(len(generated), max_pairs, seed), _pairs(len(real), max_pairs, seed)
     scores = matcher.scores((generated[i], generated[j]) for i, j in pairs)
     real_scores = matcher.scores((real[i], real[j]) for i, j in real_pairs)
@@ -225,8 +214,8 @@ def diversity(images: np.ndarray, matcher, reference: np.ndarray, far: float = 1
 
 
 def generation_speed(generator: Generator, n: int = 64, batch: int = 32, truncation: float = 1.0) -> float:
-    """Images per second of ``gan_sampling.sample`` (seeds, per-seed noise) after one warm-up batch."""
-    from fpnb.gan_sampling import sample
+    """Images per second of ``sampling.sample`` (seeds, per-seed noise) after one warm-up batch."""
+    from fpnb.synthesis.sampling import sample
 
     sample(generator, range(batch), truncation, batch=batch)
     started = time.perf_counter()
@@ -256,7 +245,7 @@ def training_curves(log: pd.DataFrame, names: tuple[str, ...] = ("d_loss", "g_lo
 def style_mix_rows(generator: Generator, seeds_a: list[int], seeds_b: list[int], crossover: int,
                    truncation: float = 0.7) -> list[list[np.ndarray]]:
     """Rows for ``plots.image_grid``: a blank and the B prints, then per A: A, then A's coarse + B's fine styles."""
-    from fpnb.gan_sampling import sample, style_mix
+    from fpnb.synthesis.sampling import sample, style_mix
 
     a_images = sample(generator, seeds_a, truncation)
     b_images = sample(generator, seeds_b, truncation)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fpnb.stylegan import Generator
+from fpnb.synthesis.stylegan import Generator
 from fpnb.weights_io import load_module, save_module
 
-WEIGHTS_FORMAT = "fpnb.stylegan.Generator/1"
+WEIGHTS_FORMAT = "fpnb.stylegan.Generator/1"  # a file-format name in shipped files, not a module path
 
 
 def _device(generator: Generator) -> torch.device:
