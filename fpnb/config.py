@@ -22,6 +22,8 @@ class Profile:
     ships_weights: bool = True
     # shrink every network to a few filters (tests)
     small_models: bool = False
+    # "auto" (bf16 where the hardware has it), "bf16" or "fp32"; $FPNB_PRECISION overrides (fpnb.precision)
+    precision: str = "auto"
     # data (fpnb.data.masters / fpnb.data.datasets)
     image_height: int = 400
     image_width: int = 275
@@ -63,7 +65,13 @@ _PROFILES = {
         gan_resolution=64, gan_channels=64, gan_steps=2500, gan_batch=16, n_gan_samples=200,
         printnet_steps=600, encoder_steps=3000, n_recon_eval=60,
     ),
-    "full": Profile("full"),
+    # the strongest run this 2-core CPU does: each model ~90 min or less in bfloat16 (README "Profiles")
+    "full": Profile(
+        "full", n_identities=2000, n_impressions=4, n_match_identities=100,
+        crop_size=128, batch_size=8, epochs=40, steps_per_epoch=300, n_eval_images=400,
+        gan_resolution=128, gan_channels=64, gan_steps=6000, gan_batch=16, n_gan_samples=1000,
+        printnet_steps=3000, encoder_steps=5000, n_recon_eval=200,
+    ),
 }
 
 

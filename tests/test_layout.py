@@ -9,9 +9,9 @@ PACKAGE = Path(fpnb.__file__).parent
 ALLOWED = {
     "data": {"config", "files"},
     "identity": {"config", "files", "data"},
-    "restoration": {"config", "files", "weights_io", "plots", "data", "identity"},
-    "synthesis": {"config", "files", "weights_io", "plots", "data", "identity"},
-    "config": {"files"}, "files": set(), "weights_io": {"config", "files"},
+    "restoration": {"config", "files", "precision", "weights_io", "plots", "data", "identity"},
+    "synthesis": {"config", "files", "precision", "weights_io", "plots", "data", "identity"},
+    "config": {"files"}, "files": set(), "precision": {"config"}, "weights_io": {"config", "files"},
     "plots": {"config", "files"}, "report": {"config", "files"},
 }
 

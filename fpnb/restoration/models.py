@@ -150,7 +150,7 @@ def conv_dense(input_shape: tuple[int, int, int] = (128, 128, 3),
         x = layers.MaxPooling2D()(x)                                     # (H/2^i, W/2^i, n)
     x = layers.Flatten()(x)                                              # (H/8 * W/8 * 64,)
     x = layers.Dense(hidden_units, activation="relu")(x)                 # (hidden,)
-    x = layers.Dense(height * width, activation="sigmoid")(x)            # (H * W,)
+    x = layers.Dense(height * width, activation="sigmoid", dtype="float32")(x)  # (H * W,)
     outputs = layers.Reshape((height, width, 1))(x)                      # (H, W, 1)
     return keras.Model(inputs, outputs, name="conv_dense")
 
@@ -165,7 +165,7 @@ def autoencoder(filters: Sequence[int] = (32, 64, 128)) -> keras.Model:
     for n in reversed(filters):
         x = layers.Conv2D(n, 3, padding="same", activation="relu")(x)
         x = layers.UpSampling2D()(x)                                     # (2x, 2x, n)
-    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid")(x)  # (H, W, 1)
+    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", dtype="float32")(x)  # (H, W, 1)
     return keras.Model(inputs, outputs, name="autoencoder")
 
 
@@ -198,7 +198,7 @@ def unet(depth: int = 4, base_filters: int = 32, activation: str = "relu",
         x = layers.Conv2DTranspose(n, 2, strides=2, padding="same")(x)  # (H/2^l, W/2^l, n)
         x = layers.Concatenate()([x, skips[level]])                      # (H/2^l, W/2^l, 2n)
         x = _unet_block(x, n, activation, dropout, batch_norm)           # (H/2^l, W/2^l, n)
-    outputs = layers.Conv2D(1, 1, activation="sigmoid")(x)              # (H, W, 1)
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # (H, W, 1)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -256,7 +256,7 @@ def pix2pix_generator(depth: int = 5, base_filters: int = 32, max_filters: int =
         x = _up(x, n, dropout if level >= depth - 4 else 0.0)           # (H/2^(l+1), ..., n)
         x = layers.Concatenate()([x, skips[level]])                      # (H/2^(l+1), ..., 2n)
     outputs = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid",
-                                     kernel_initializer=_pix2pix_init())(x)            # (H, W, 1)
+                                     kernel_initializer=_pix2pix_init(), dtype="float32")(x)  # (H, W, 1)
     return keras.Model(inputs, outputs, name="pix2pix_generator")
 
 
@@ -276,7 +276,7 @@ def patchgan_discriminator(base_filters: int = 64, n_layers: int = 3) -> keras.M
     x = layers.Conv2D(min(base_filters * 2**n_layers, 512), 4, padding="same", use_bias=False,
                       kernel_initializer=_pix2pix_init())(x)
     x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))            # (H/2^n, W/2^n, 512)
-    logits = layers.Conv2D(1, 4, padding="same",
+    logits = layers.Conv2D(1, 4, padding="same", dtype="float32",
                            kernel_initializer=_pix2pix_init())(x)                      # (H/2^n, W/2^n, 1)
     return keras.Model([image, print_], logits, name="patchgan_discriminator")
 
@@ -460,6 +460,26 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
     for layer, target in zip(*ups, strict=True):
         target.set_weights(layer.get_weights())
     return plain
+
+
+def with_precision(model: keras.Model, precision: str) -> keras.Model:
+    """The same network computing in ``precision`` ("bf16": mixed_bfloat16), weights copied.
+
+    The output layer stays float32, as the builders make it, so predictions are float32 either way.
+    """
+    from fpnb.precision import keras_policy
+
+    network = inference_network(model)
+    policy, last = keras_policy(precision), network.layers[-1]
+
+    def clone(layer):
+        config = layer.get_config()
+        config["dtype"] = "float32" if layer is last else policy
+        return layer.__class__.from_config(config)
+
+    cloned = keras.models.clone_model(network, clone_function=clone)
+    cloned.set_weights(network.get_weights())
+    return cloned
 
 
 def to_rgb_float(image: np.ndarray) -> np.ndarray:

@@ -144,18 +144,21 @@ class ServedModel:
         return self.batcher(image)
 
 
-def load_shipped_models(weights_dir: Path | None = None) -> dict[str, ServedModel]:
-    """Every ``weights/*.keras`` that has a model card, keyed by its name."""
-    from fpnb.restoration.models import fold_batch_norm, predict_batch
+def load_shipped_models(weights_dir: Path | None = None, precision: str | None = None) -> dict[str, ServedModel]:
+    """Every ``weights/*.keras`` that has a model card, keyed by its name, computing in ``precision``
+    (None: ``fpnb.precision.resolve()``, bfloat16 where the CPU has it)."""
+    from fpnb.precision import resolve
+    from fpnb.restoration.models import fold_batch_norm, predict_batch, with_precision
     from fpnb.restoration.training import load_restoration_model
 
     weights_dir = weights_dir or paths.weights
+    precision = precision or resolve()
     models = {}
     for path in sorted(weights_dir.glob("*.keras")):
         card_path = path.with_suffix("").with_suffix(".json")
         if not card_path.exists():
             continue
-        model = fold_batch_norm(load_restoration_model(path))  # same outputs, fewer passes per image
+        model = with_precision(fold_batch_norm(load_restoration_model(path)), precision)  # BN folded: fewer passes
         models[path.stem] = ServedModel(
             path.stem, lambda batch, m=model: predict_batch(m, batch), json.loads(card_path.read_text())
         )

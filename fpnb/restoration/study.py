@@ -101,14 +101,16 @@ def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int =
                   retrain: bool = False, verbose: int | str = 0):
     """Reuse shipped weights trained with this profile, else train; returns (model, history, source)."""
     from fpnb.data.datasets import list_pairs, tf_pairs
+    from fpnb.precision import keras_precision, resolve
     from fpnb.restoration.models import build_model
     from fpnb.restoration.training import fit, load_restoration_model, save_model
 
     weights, _, log = shipped_paths(run)
     if not retrain and _is_shipped_for(run, profile):
         return load_restoration_model(weights), pd.read_csv(log), f"shipped {weights.name}"
-    model = build_model(run.model, loss=run.loss, learning_rate=run.learning_rate, seed=seed,
-                        **builder_kwargs(run, profile))
+    with keras_precision(resolve(profile)):  # mixed_bfloat16 where the CPU has bfloat16 units
+        model = build_model(run.model, loss=run.loss, learning_rate=run.learning_rate, seed=seed,
+                            **builder_kwargs(run, profile))
     train = tf_pairs(root, "training", profile.batch_size, profile.crop_size, seed=seed)
     val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
     validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)

@@ -220,6 +220,12 @@ def load_restoration_model(path: str | Path) -> keras.Model:
     return keras.saving.load_model(path, compile=False)
 
 
+def trained_precision(model: keras.Model) -> str:
+    """``bf16`` when the saved network computes in mixed_bfloat16 (its hidden layers' policy), else ``fp32``."""
+    policies = {layer.dtype_policy.name for layer in model.layers[1:-1]}
+    return "bf16" if "mixed_bfloat16" in policies else "fp32"
+
+
 def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash: str,
                     metrics: dict, run_config: dict | None = None) -> Path:
     """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256 and
@@ -237,6 +243,7 @@ def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash
         "data_manifest_hash": data_manifest_hash,
         "metrics": metrics,
         "run_config": run_config or {},
+        "precision": trained_precision(model),
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
     }

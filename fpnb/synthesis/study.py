@@ -51,6 +51,7 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
     """The EMA generator of the profile: shipped weights when they match, else trained (resumably)."""
     from fpnb.synthesis.sampling import load_generator
     from fpnb.synthesis.runs import CHECKPOINT_NAME
+    from fpnb.precision import resolve
     from fpnb.synthesis.training import load_training_run, train_stylegan
 
     shipped = shipped_generator(profile)
@@ -65,16 +66,18 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
     torch.manual_seed(seed)
     generator, discriminator = build_gan(profile)
     g_ema = copy.deepcopy(generator)
-    every = max(1, profile.gan_steps // 10)
+    every = max(1, profile.gan_steps // 20)  # a checkpoint every few minutes of a full run
     log = train_stylegan(generator, discriminator, training_images(profile, seed), gan_run_dir(profile),
                          profile.gan_steps, profile.gan_batch, seed, device=device, resume=not retrain,
-                         g_ema=g_ema, sample_every=every, checkpoint_every=every, progress=progress)
+                         g_ema=g_ema, sample_every=every, checkpoint_every=every, progress=progress,
+                         precision=resolve(profile))
     return g_ema.eval().requires_grad_(False), log, f"trained here ({profile.name})"
 
 
 def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
                    data_hash: str) -> Path | None:
     """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights)."""
+    from fpnb.precision import resolve
     from fpnb.synthesis.sampling import save_generator
 
     if not profile.ships_weights:
@@ -82,7 +85,8 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
     path = paths.weights / GENERATOR_FILE
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "stylegan_generator", "profile": profile.name, "data_manifest_hash": data_hash,
-            "training_steps": int(log["step"].max()), "metrics": metrics}
+            "training_steps": int(log["step"].max()), "images_shown": int(log["step"].max()) * profile.gan_batch,
+            "wall_seconds": round(float(log["seconds"].sum())), "precision": resolve(profile), "metrics": metrics}
     return save_generator(g_ema, path, card)
 
 

@@ -107,13 +107,15 @@ class ModulatedConv2d(nn.Module):
         """``gain * (conv(x * s) * d + bias)``, upsampled 2x when built with ``upsample``."""
         s = self.modulation(style)  # B x C_in
         weight = self.weight * self.scale  # C_out x C_in x k x k
-        x = F.conv2d(x * s[:, :, None, None], weight, padding=self.padding)
-        if self.demodulate:  # B x C_out: unit expected output variance
+        x = F.conv2d(x * s[:, :, None, None].to(x.dtype), weight, padding=self.padding)
+        if self.demodulate:  # B x C_out: unit expected output variance, computed in float32
+            s = s.float()
             scale = torch.rsqrt((weight.pow(2).sum(dim=(2, 3))[None] * s[:, None, :].pow(2)).sum(2) + 1e-8)
             scale = scale[:, :, None, None] * gain
         else:
             scale = torch.full_like(s[:, :1, None, None], gain)
-        x = x * scale if bias is None else torch.addcmul(bias * gain, x, scale)
+        scale = scale.to(x.dtype)  # under autocast the activations stay bfloat16
+        x = x * scale if bias is None else torch.addcmul((bias * gain).to(x.dtype), x, scale)
         if self.upsample:  # bilinear keeps per-channel constants, so scale and bias may come first
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return x
@@ -129,7 +131,7 @@ class NoiseInjection(nn.Module):
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
         if noise is None:
             noise = x.new_empty(x.shape[0], 1, x.shape[2], x.shape[3]).normal_()
-        return x.addcmul_(noise, self.weight * gain)
+        return x.addcmul_(noise.to(x.dtype), (self.weight * gain).to(x.dtype))  # one dtype: no cast per pixel
 
 
 class StyledConv(nn.Module):

@@ -10,6 +10,7 @@ restarts its shuffling on resume.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from fpnb.synthesis.sampling import sample, save_grid
+from fpnb.precision import torch_autocast
 from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Discriminator, Generator
 
@@ -100,12 +102,15 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
                    r1_gamma: float = 10.0, r1_every: int = 16, pl_every: int | None = 4, pl_weight: float = 2.0,
                    mixing: float = 0.9, augment: str | None = "diffaugment", ema_beta: float | None = None,
                    sample_every: int = 500, checkpoint_every: int = 500, device: str | torch.device = "cpu",
-                   resume: bool = True, g_ema: Generator | None = None, progress: bool = True) -> pd.DataFrame:
+                   resume: bool = True, g_ema: Generator | None = None, progress: bool = True,
+                   precision: str = "fp32") -> pd.DataFrame:
     """Train G and D in place for ``steps`` total steps (continuing a checkpoint in ``run_dir``); return the log.
 
     ``g_ema`` (a copy of ``generator`` when None) receives the moving average of G's weights,
     half-life 10k images unless ``ema_beta`` is given, warmed up over the first steps.
     R1 is taken on the augmented reals, so no gradient flows back through the augmentation.
+    ``precision="bf16"`` runs every forward pass under bfloat16 autocast (weights, optimiser state,
+    losses and penalties stay float32).
     """
     if augment not in ("diffaugment", None):
         raise ValueError(f"augment: expected 'diffaugment' or None, got {augment!r}")
@@ -117,9 +122,11 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     g_ema = copy.deepcopy(generator) if g_ema is None else g_ema
     g_ema.to(device).eval().requires_grad_(False)
     aug = diff_augment if augment else (lambda x: x)
+    autocast = functools.partial(torch_autocast, precision, device)
     ema_beta = 0.5 ** (batch / 10_000) if ema_beta is None else ema_beta
     train_args = dict(steps=steps, batch=batch, seed=seed, lr=lr, r1_gamma=r1_gamma, r1_every=r1_every,
-                      pl_every=pl_every, pl_weight=pl_weight, mixing=mixing, augment=augment, ema_beta=ema_beta)
+                      pl_every=pl_every, pl_weight=pl_weight, mixing=mixing, augment=augment, ema_beta=ema_beta,
+                      precision=precision)
 
     # lazy regularisation: rescale lr and betas so the regularised steps keep Adam's statistics
     g_ratio = pl_every / (pl_every + 1) if pl_every else 1.0
@@ -153,11 +160,12 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
         # discriminator: softplus(D(fake)) + softplus(-D(real)), lazy R1 every r1_every steps
         generator.requires_grad_(False)
         discriminator.requires_grad_(True)
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             styles, inject = _styles(generator, n, mixing, device)
             fake = generator(styles, inject_index=inject)
-        real_pred = discriminator(aug(real))
-        fake_pred = discriminator(aug(fake))
+        with autocast():
+            real_pred = discriminator(aug(real)).float()
+            fake_pred = discriminator(aug(fake)).float()
         d_loss = F.softplus(fake_pred).mean() + F.softplus(-real_pred).mean()
         discriminator.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -166,8 +174,10 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
                    r1=math.nan, pl=math.nan)
         if r1_every and (step + 1) % r1_every == 0:
             real_aug = aug(real).detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(discriminator(real_aug).sum(), real_aug, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            with autocast():
+                real_score = discriminator(real_aug).float().sum()
+            (grad,) = torch.autograd.grad(real_score, real_aug, create_graph=True)
+            r1 = grad.float().pow(2).flatten(1).sum(1).mean()
             discriminator.zero_grad(set_to_none=True)
             (r1_gamma / 2 * r1 * r1_every).backward()
             d_optim.step()
@@ -177,20 +187,23 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
         generator.requires_grad_(True)
         discriminator.requires_grad_(False)
         styles, inject = _styles(generator, batch, mixing, device)
-        fake, latents = generator(styles, inject_index=inject, return_latents=True)
-        g_loss = F.softplus(-discriminator(aug(fake))).mean()
+        with autocast():
+            fake, latents = generator(styles, inject_index=inject, return_latents=True)
+            fake_pred = discriminator(aug(fake)).float()
+        g_loss = F.softplus(-fake_pred).mean()
         generator.zero_grad(set_to_none=True)
         g_loss.backward()
         g_optim.step()
         row["g_loss"] = g_loss.item()
         with torch.no_grad():
-            generator.w_avg.lerp_(latents.detach().mean(dim=(0, 1)), 1 - W_AVG_BETA)
+            generator.w_avg.lerp_(latents.detach().float().mean(dim=(0, 1)), 1 - W_AVG_BETA)
         if pl_every and (step + 1) % pl_every == 0:
             styles, inject = _styles(generator, max(1, batch // 2), mixing, device)
-            fake, latents = generator(styles, inject_index=inject, return_latents=True)
-            noise = torch.randn_like(fake) / math.sqrt(fake.shape[2] * fake.shape[3])
-            (grad,) = torch.autograd.grad((fake * noise).sum(), latents, create_graph=True)
-            path_lengths = grad.pow(2).sum(2).mean(1).sqrt()
+            with autocast():
+                fake, latents = generator(styles, inject_index=inject, return_latents=True)
+            noise = torch.randn(fake.shape, device=device) / math.sqrt(fake.shape[2] * fake.shape[3])
+            (grad,) = torch.autograd.grad((fake.float() * noise).sum(), latents, create_graph=True)
+            path_lengths = grad.float().pow(2).sum(2).mean(1).sqrt()
             pl_mean += PL_DECAY * (path_lengths.mean().item() - pl_mean)
             pl_penalty = (path_lengths - pl_mean).pow(2).mean()
             generator.zero_grad(set_to_none=True)
