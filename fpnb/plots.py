@@ -70,15 +70,30 @@ def save(fig: Figure, profile: str | Profile, name: str, dpi: int = 80) -> None:
         display(Image(buffer.getvalue()))
 
 
+UNITS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mae": "MAE", "minutiae_f1": "minutiae F1",
+         "same_impression_match": "same-impression match rate", "cross_impression_tar": "cross-impression TAR"}
+
+
 def bars_with_ci(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
-    """One bar panel per score: the mean of each row with its ``<column>_ci`` interval."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.8 * len(columns), 3.6), squeeze=False)
+    """One bar panel per score: each row's mean with its 95 % interval (``<column>_ci``) as error bars.
+
+    A missing value (None: e.g. a TAR at a FAR its impostor count does not resolve) gets no bar
+    and the mark "n/r".
+    """
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.8 * len(columns), 3.8), squeeze=False)
+    x = np.arange(len(table))
     for ax, column in zip(axes[0], columns):
-        ci = np.array(table[f"{column}_ci"].tolist()) if f"{column}_ci" in table else None
-        errors = None if ci is None else np.abs(ci.T - table[column].to_numpy())
-        ax.bar(table.index, table[column], yerr=errors, capsize=3, color="tab:blue")
-        ax.set_title(column)
-        ax.tick_params(axis="x", rotation=70)
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        intervals = table[f"{column}_ci"] if f"{column}_ci" in table else [None] * len(table)
+        ci = np.array([c if c is not None and not np.isscalar(c) else (np.nan, np.nan) for c in intervals], dtype=float)
+        ax.bar(x, np.nan_to_num(values), yerr=np.nan_to_num(np.abs(ci.T - values)), capsize=3, color="tab:blue")
+        for i in np.flatnonzero(np.isnan(values)):
+            ax.text(i, 0, "n/r", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(x, table.index, rotation=70)
+        ax.set_ylabel(UNITS.get(column, column))
+        ax.set_ylim(bottom=0)
+    fig.suptitle("bars: mean over test images; error bars: 95 % interval (bootstrap over identities); "
+                 "n/r: not resolved", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -5,6 +5,7 @@ from fpnb.identity.matchers import Minutiae
 from fpnb.identity.metrics import (
     bootstrap_ci,
     det_curve,
+    far_resolved,
     mae,
     minutiae_prf,
     pixel_metrics,
@@ -56,8 +57,18 @@ def test_separable_scores_have_zero_eer_and_full_tar():
     result = verification_metrics(genuine, impostor)
     assert result["eer"] == 0.0
     assert 5 < result["threshold_eer"] <= 10
-    assert result["tar_at_far_1e-2"] == result["tar_at_far_1e-4"] == 1.0
-    assert set(result["thresholds"]) == {"far_1e-2", "far_1e-3", "far_1e-4"}
+    # 5 impostor scores resolve no FAR below 1/5: those TARs are "not resolved", not 100 %
+    assert result["tar_at_far_1e-2"] is None and result["tar_at_far_1e-4"] is None
+    assert result["n_impostor"] == 5 and result["thresholds"] == {}
+
+
+def test_tar_is_reported_only_at_resolved_fars():
+    rng = np.random.default_rng(0)
+    genuine, impostor = rng.normal(10, 1, 50), rng.normal(0, 1, 2000)
+    result = verification_metrics(genuine, impostor)
+    assert result["tar_at_far_1e-2"] == 1.0 and result["tar_at_far_1e-3"] == 1.0
+    assert result["tar_at_far_1e-4"] is None  # 2,000 impostor pairs resolve 5e-4 at best
+    assert far_resolved(1e-3, 1000) and not far_resolved(1e-3, 999) and not far_resolved(1e-4, 3540)
 
 
 def test_eer_and_tar_on_overlapping_scores():
@@ -81,3 +92,15 @@ def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
     assert lo < values.mean() < hi and hi - lo < 0.4
     assert bootstrap_ci(values, n=300, seed=3) == (lo, hi)
     assert bootstrap_ci(np.ones(10), n=50) == (1.0, 1.0)
+
+
+def test_clustered_bootstrap_is_wider_on_clustered_data():
+    # 20 fingers x 3 impressions: impressions of one finger share most of their score
+    rng = np.random.default_rng(4)
+    finger = np.repeat(rng.normal(0.8, 0.1, 20), 3)
+    values = finger + rng.normal(0, 0.01, 60)
+    groups = np.repeat(np.arange(20), 3)
+    per_image = np.subtract(*bootstrap_ci(values, n=500, seed=1)[::-1])
+    per_finger = np.subtract(*bootstrap_ci(values, n=500, seed=1, groups=groups)[::-1])
+    assert per_finger > 1.4 * per_image  # about sqrt(3) wider
+    assert bootstrap_ci(values, n=50, seed=2, groups=groups) == bootstrap_ci(values, n=50, seed=2, groups=groups)

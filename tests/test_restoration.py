@@ -178,3 +178,31 @@ def test_pix2pix_train_step_returns_losses():
     d_after = model.discriminator.trainable_variables
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(d_before, d_after))
     assert {"loss", "mae", "psnr", "ssim"} <= set(model.test_step((x, y)))
+
+
+def test_cross_impression_pairs_never_pair_an_image_with_itself_or_cross_identities():
+    from fpnb.restoration.study import cross_impression_pairs, identity_of
+
+    names = [f"{i:05d}_{k:02d}" for i in range(6) for k in range(3)]
+    genuine, impostor = cross_impression_pairs(names, max_impostors=4, seed=1)
+    assert len(genuine) == 6 * 3 * 2 and all(i != j for i, j in genuine)
+    assert all(identity_of(names[i]) == identity_of(names[j]) for i, j in genuine)
+    assert all(identity_of(names[i]) != identity_of(names[j]) for i, j in impostor)
+    assert len(impostor) == 18 * 4 and (genuine, impostor) == cross_impression_pairs(names, max_impostors=4, seed=1)
+
+
+def test_summarise_reports_cross_impression_tar_only_when_resolved():
+    import pandas as pd
+
+    from fpnb.restoration.study import summarise
+
+    table = pd.DataFrame({"identity": ["a", "a", "b", "b"], "ssim": [0.8, 0.9, 0.7, 0.6], "match_score": [50, 60, 5, 70],
+                          "ms_per_image": [10.0] * 4})
+    rng = np.random.default_rng(0)
+    cross = pd.DataFrame({"identity": ["a"] * 10 + ["b"] * 1990, "genuine": [True] * 10 + [False] * 1990,
+                          "score": np.r_[np.full(10, 100.0), rng.normal(10, 2, 1990)]})
+    out = summarise(table, threshold=40, cross=cross)
+    assert out["same_impression_match"] == 0.75 and out["n_identities"] == 2
+    assert out["cross_impression_tar"] == 1.0 and out["n_cross_impostor"] == 1990
+    few = summarise(table, threshold=40, cross=cross.iloc[:500])  # 490 impostor pairs do not resolve FAR 0.1 %
+    assert few["cross_impression_tar"] is None and few["cross_impression_tar_ci"] is None

@@ -107,11 +107,30 @@ def threshold_at_far(impostor: Any, far: float) -> float:
     return float(np.nextafter(ranked[allowed], np.inf))
 
 
+def far_resolved(far: float, n_impostor: int) -> bool:
+    """Whether ``n_impostor`` impostor scores resolve a false accept rate of ``far`` (at least one
+    impostor may be accepted there); below 1/n every threshold over the top impostor looks alike."""
+    return far * n_impostor >= 1.0 - 1e-9
+
+
+def goal_met(ci: Any, goal: float) -> bool:
+    """A goal is met only when the interval's lower bound meets it (an unresolved rate never does)."""
+    return ci is not None and ci[0] is not None and bool(ci[0] >= goal)
+
+
+def rate_text(value: float | None, ci: Any = None, n_impostor: int | None = None) -> str:
+    """"93.3 % (86.7–98.3 %)", or "not resolved (552 impostor pairs)" for a rate at an unresolved FAR."""
+    if value is None:
+        return "not resolved" + (f" ({n_impostor:,} impostor pairs)" if n_impostor is not None else "")
+    text = f"{value:.1%}"
+    return text if ci is None else f"{text} ({ci[0]:.1%}–{ci[1]:.1%})".replace("%–", "–")
+
+
 def verification_metrics(genuine: Any, impostor: Any) -> dict[str, Any]:
     """EER (with its threshold) and TAR at FAR 1e-2, 1e-3, 1e-4, plus the thresholds used.
 
-    With n impostor scores, FARs below 1/n are only resolved as "no impostor accepted";
-    ``n_impostor`` is returned so readers can judge that.
+    A TAR at a FAR that the impostor count does not resolve (``far_resolved``) is None, with
+    ``n_impostor`` beside it, never the zero-FAR threshold's rate passed off as that FAR.
     """
     curve = det_curve(genuine, impostor)
     gap = np.abs(curve["far"].to_numpy() - curve["frr"].to_numpy())
@@ -125,6 +144,9 @@ def verification_metrics(genuine: Any, impostor: Any) -> dict[str, Any]:
     }
     thresholds = {}
     for label, far in FARS.items():
+        if not far_resolved(far, result["n_impostor"]):
+            result[f"tar_at_far_{label}"] = None
+            continue
         threshold = threshold_at_far(impostor, far)
         thresholds[f"far_{label}"] = threshold
         result[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
@@ -138,11 +160,22 @@ def bootstrap_ci(
     n: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    groups: Any = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of ``stat`` over ``values``."""
+    """Percentile bootstrap confidence interval of ``stat`` over ``values``.
+
+    With ``groups`` (one label per value, e.g. the identity of each image) whole groups are
+    resampled: impressions of one finger are not independent draws, and treating them as such
+    makes the interval too narrow.
+    """
     values = np.asarray(values)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(values), size=(n, len(values)))
+    if groups is None:
+        draws = rng.integers(0, len(values), size=(n, len(values)))
+    else:
+        labels, index = np.unique(np.asarray(groups), return_inverse=True)
+        members = [np.flatnonzero(index == k) for k in range(len(labels))]
+        draws = [np.concatenate([members[k] for k in rng.integers(0, len(labels), len(labels))]) for _ in range(n)]
     stats = np.array([stat(values[d]) for d in draws], dtype=np.float64)
     alpha = (1.0 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from fpnb.config import Profile, paths
 from fpnb.identity.matchers import extract_minutiae, get_matcher
-from fpnb.identity.metrics import bootstrap_ci, minutiae_prf, pixel_metrics, threshold_at_far
+from fpnb.identity.metrics import bootstrap_ci, far_resolved, minutiae_prf, pixel_metrics, threshold_at_far
 
 MATCHER = "bozorth3"
 
@@ -169,17 +169,35 @@ def identity_of(name: str) -> str:
 
 @dataclass
 class Evaluation:
-    """Per-image scores of one model on one split, with the images they came from."""
+    """Per-image scores of one model on one split, the cross-impression pair scores, and the images."""
 
     table: pd.DataFrame
+    cross: pd.DataFrame
     inputs: np.ndarray
     targets: np.ndarray
     preds: np.ndarray
 
 
+def cross_impression_pairs(names: list[str], max_impostors: int = 50, seed: int = 0
+                           ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(restored, reference) index pairs as a user matches a restored print: genuine against every
+    *other* impression of its identity (never itself), impostor against prints of other identities
+    (at most ``max_impostors`` per restored print, drawn with ``seed``)."""
+    identities = np.array([identity_of(name) for name in names])
+    rng = np.random.default_rng(seed)
+    genuine, impostor = [], []
+    for i, identity in enumerate(identities):
+        genuine += [(i, int(j)) for j in np.flatnonzero(identities == identity) if j != i]
+        others = np.flatnonzero(identities != identity)
+        chosen = others if len(others) <= max_impostors else np.sort(rng.choice(others, max_impostors, replace=False))
+        impostor += [(i, int(j)) for j in chosen]
+    return genuine, impostor
+
+
 def evaluate(model, root: Path, split: str = "test", n: int | None = None,
-             matcher: str = MATCHER) -> Evaluation:
-    """Restore the first ``n`` images of a split and score each against its clean target."""
+             matcher: str = MATCHER, seed: int = 0) -> Evaluation:
+    """Restore the first ``n`` images of a split; score each against its clean target (pixels,
+    minutiae, same-impression match) and against the clean other impressions (cross-impression)."""
     from fpnb.data.datasets import load_pairs
     from fpnb.restoration.models import predict_batch
 
@@ -195,7 +213,17 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
         rows.append({"name": name, "identity": identity_of(name), **pixel_metrics(pred, target),
                      **{f"minutiae_{k}": v for k, v in prf.items()},
                      "match_score": scorer.score(pred, target), "ms_per_image": ms_per_image})
-    return Evaluation(pd.DataFrame(rows), inputs, targets, preds)
+    genuine, impostor = cross_impression_pairs(names, seed=seed)
+    cross = pd.DataFrame([{"restored": names[i], "reference": names[j], "identity": identity_of(names[i]),
+                           "genuine": is_genuine, "score": scorer.score(preds[i], targets[j])}
+                          for pairs, is_genuine in ((genuine, True), (impostor, False)) for i, j in pairs])
+    return Evaluation(pd.DataFrame(rows), cross, inputs, targets, preds)
+
+
+def save_evaluation(evaluation: Evaluation, profile: Profile, run: RestorationRun) -> None:
+    """The per-image table and the cross-impression scores, where ``comparison`` reads them."""
+    evaluation.table.to_csv(paths.table(profile, run.name), index=False)
+    evaluation.cross.to_csv(paths.table(profile, f"{run.name}-cross"), index=False)
 
 
 def impostor_threshold(root: Path, split: str = "test", far: float = 1e-3, n: int | None = None,
@@ -212,21 +240,36 @@ def impostor_threshold(root: Path, split: str = "test", far: float = 1e-3, n: in
     return threshold_at_far(scores, far), int(different.sum())
 
 
-SUMMARY_COLUMNS = ("ssim", "psnr", "mae", "minutiae_precision", "minutiae_recall", "minutiae_f1", "genuine_match")
+SUMMARY_COLUMNS = ("ssim", "psnr", "mae", "minutiae_precision", "minutiae_recall", "minutiae_f1",
+                   "same_impression_match")
 
 
-def summarise(table: pd.DataFrame, threshold: float | None = None, seed: int = 0) -> dict:
-    """Mean and bootstrap 95 % CI of every score, n, and the genuine match rate at ``threshold``."""
+def summarise(table: pd.DataFrame, threshold: float | None = None, seed: int = 0,
+              cross: pd.DataFrame | None = None, far: float = 1e-3) -> dict:
+    """Mean and 95 % CI of every score, n, the same-impression match rate at ``threshold`` and the
+    cross-impression TAR at ``far`` (from ``cross``'s impostor pairs, where their count resolves it).
+
+    Intervals come from a bootstrap over identities: impressions of one finger are not independent.
+    """
     table = table.copy()
     if threshold is not None:
-        table["genuine_match"] = (table["match_score"] >= threshold).astype(float)
-    out = {"n": int(len(table)), "ms_per_image": float(table["ms_per_image"].iloc[0])}
+        table["same_impression_match"] = (table["match_score"] >= threshold).astype(float)
+    out = {"n": int(len(table)), "n_identities": int(table["identity"].nunique()),
+           "ms_per_image": float(table["ms_per_image"].iloc[0])}
     for column in SUMMARY_COLUMNS:
         if column in table:
             values = table[column].to_numpy(dtype=float)
-            lo, hi = bootstrap_ci(values, seed=seed)
             out[column] = float(values.mean())
-            out[f"{column}_ci"] = [float(lo), float(hi)]
+            out[f"{column}_ci"] = list(bootstrap_ci(values, seed=seed, groups=table["identity"].to_numpy()))
+    if cross is not None:
+        genuine, impostor = cross[cross["genuine"]], cross[~cross["genuine"]]
+        out["n_cross_genuine"], out["n_cross_impostor"] = int(len(genuine)), int(len(impostor))
+        out["cross_impression_tar"], out["cross_impression_tar_ci"] = None, None
+        if len(genuine) and far_resolved(far, len(impostor)):
+            accepted = (genuine["score"] >= threshold_at_far(impostor["score"], far)).to_numpy(dtype=float)
+            out["cross_impression_tar"] = float(accepted.mean())
+            out["cross_impression_tar_ci"] = list(bootstrap_ci(accepted, seed=seed,
+                                                               groups=genuine["identity"].astype(str).to_numpy()))
     return out
 
 
@@ -239,23 +282,24 @@ SEED_TABLE = pd.DataFrame(
 
 
 def comparison(profile: Profile, threshold: float, seed: int = 0) -> pd.DataFrame:
-    """One row per run whose notebook has written its test table: means, 95 % CIs, params, ms."""
+    """One row per run whose notebook has written its test tables: means, 95 % CIs, params, ms."""
     rows = {}
     for run in RUNS.values():
-        table_path = paths.table(profile, run.name)
+        table_path, cross_path = paths.table(profile, run.name), paths.table(profile, f"{run.name}-cross")
         if table_path.exists():
-            summary = summarise(pd.read_csv(table_path), threshold, seed)
+            cross = pd.read_csv(cross_path) if cross_path.exists() else None
+            summary = summarise(pd.read_csv(table_path, dtype={"identity": str}), threshold, seed, cross)
             summary["params"] = int(load_trained(run, profile).count_params())
             rows[run.name] = summary
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def ranking(table: pd.DataFrame) -> pd.DataFrame:
-    """Rank of each run by SSIM, by minutiae F1 and by genuine match rate, beside seed 000's SSIM rank."""
+    """Rank of each run by SSIM, by minutiae F1 and by cross-impression TAR, beside seed 000's SSIM rank."""
     ranks = pd.DataFrame({
         "rank_ssim": table["ssim"].rank(ascending=False),
         "rank_minutiae_f1": table["minutiae_f1"].rank(ascending=False),
-        "rank_genuine_match": table["genuine_match"].rank(ascending=False),
+        "rank_cross_impression_tar": table["cross_impression_tar"].astype(float).rank(ascending=False),
     })
     seed = SEED_TABLE.reindex(table.index)
     ranks["seed_rank_ssim"] = seed["seed_ssim"].rank(ascending=False)

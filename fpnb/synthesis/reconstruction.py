@@ -388,7 +388,8 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``).
     """
     from fpnb.identity.matchers import extract_minutiae
-    from fpnb.identity.metrics import bootstrap_ci, minutiae_prf, threshold_at_far, verification_metrics
+    from fpnb.identity.metrics import (bootstrap_ci, far_resolved, minutiae_prf, threshold_at_far,
+                                       verification_metrics)
 
     if sources.shape != reconstructions.shape or len(sources) < 2:
         raise ValueError(f"sources: need >= 2 prints shaped like reconstructions, got {sources.shape} "
@@ -412,6 +413,9 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
                "minutiae_f1": float(table["minutiae_f1"].mean()),
                "minutiae_f1_ci": bootstrap_ci(table["minutiae_f1"].to_numpy(), seed=seed)}
     for label in ("1e-3", "1e-4"):
+        if not far_resolved(float(label), impostor.size):  # too few impostor pairs for this FAR
+            summary |= {f"threshold_at_far_{label}": None, f"tar_at_far_{label}": None, f"tar_at_far_{label}_ci": None}
+            continue
         threshold = threshold_at_far(impostor, float(label))
         summary[f"threshold_at_far_{label}"] = threshold
         summary[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
