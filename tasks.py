@@ -141,6 +141,32 @@ def report(c, profile=None, only=None, start=None, retrain=False):
     print(f"report: {index}")
 
 
+@task(help={
+    "profile": "smoke / quick / full: image size and split fractions (default quick)",
+    "identities": "number of identities (default: the profile's)",
+    "impressions": "impressions per identity (default: the profile's)",
+    "seed": "dataset seed",
+    "scheduler": "address of a running Dask scheduler (default: $FPNB_SCHEDULER, else a local cluster)",
+    "workers": "local worker processes (default: one per core)",
+    "root": "output folder (default: data/<profile>[-<identities>x<impressions>]/chalearn)",
+})
+def data(c, profile="quick", identities=0, impressions=0, seed=0, scheduler=None, workers=0, root=None):
+    """Build a synthetic dataset on Dask; rerun the same command to resume an interrupted build."""
+    import time
+
+    from fpnb.config import get_profile, paths
+    from fpnb.data.datasets import build_restoration_dataset
+
+    overrides = {k: v for k, v in (("n_identities", identities), ("n_impressions", impressions)) if v}
+    cfg = get_profile(profile, **overrides)
+    name = f"{profile}-{cfg.n_identities}x{cfg.n_impressions}" if overrides else profile
+    root = Path(root) if root else paths.data / name / "chalearn"
+    start = time.perf_counter()
+    build_restoration_dataset(cfg, seed=seed, root=root, workers=workers or None, scheduler=scheduler, progress=True)
+    pairs = cfg.n_identities * cfg.n_impressions
+    print(f"data: {pairs:,} pairs in {root} ({time.perf_counter() - start:.0f} s)")
+
+
 @task
 def bench(c):
     """Run every benchmarks/bench_*.py; each writes its JSON under reports/bench/."""

@@ -123,3 +123,58 @@ def test_tf_pairs_batches_crops_and_is_reproducible(root):
     whole = next(iter(datasets.tf_pairs(root, "validation", 1, augment=False, repeat=False)))
     _, targets, _ = datasets.load_pairs(root, "validation", limit=1)
     np.testing.assert_allclose(whole[1].numpy()[0, ..., 0], targets[0], atol=1e-6)
+
+
+SCALE = get_profile("smoke", n_identities=20, n_impressions=2, image_height=128, image_width=96)
+
+
+def _manifest(root):
+    return json.loads((root / "manifest.json").read_text())
+
+
+def _hidden_leftovers(root):
+    return [p for p in root.rglob(".*") if p.name != "manifest.json"]
+
+
+def test_two_worker_dask_build_gives_the_same_bytes(tmp_path):
+    one = datasets.build_restoration_dataset(SCALE, seed=5, root=tmp_path / "one", workers=1)
+    two = datasets.build_restoration_dataset(SCALE, seed=5, root=tmp_path / "two", workers=2)  # a LocalCluster
+    assert _manifest(one)["content_hash"] == _manifest(two)["content_hash"]
+    assert _manifest(one)["files"] == _manifest(two)["files"] and not _hidden_leftovers(two)
+
+
+def test_a_killed_build_resumes_to_the_same_manifest(tmp_path, monkeypatch):
+    reference = datasets.build_restoration_dataset(SCALE, seed=5, root=tmp_path / "reference", workers=1)
+    build_identity = datasets._build_identity
+
+    def dies_at_identity_11(root, identity, split, params):
+        if identity == 11:
+            raise KeyboardInterrupt("killed")
+        return build_identity(root, identity, split, params)
+
+    monkeypatch.setattr(datasets, "_build_identity", dies_at_identity_11)
+    root = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        datasets.build_restoration_dataset(SCALE, seed=5, root=root, workers=1)
+    assert not (root / "manifest.json").exists()
+    assert [p.name for p in (root / datasets.CHUNKS).glob("0*.json")] == ["00000.json"]  # identities 0-7 done
+    (root / "training_input" / ".tmp-00011_00.jpg").write_bytes(b"half an image")  # what a kill can leave
+    calls = []
+    monkeypatch.setattr(datasets, "_build_identity", lambda *job: calls.append(job[1]) or build_identity(*job))
+    datasets.build_restoration_dataset(SCALE, seed=5, root=root, workers=1)
+    assert min(calls) == 8  # the recorded chunk was not built again
+    assert _manifest(root)["content_hash"] == _manifest(reference)["content_hash"]
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert files == sorted(_manifest(reference)["files"] + ["manifest.json"])  # no partial or duplicate file
+
+
+def test_an_unreachable_scheduler_fails_fast_naming_it():
+    import time
+
+    from fpnb.data.cluster import dask_client
+
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="tcp://127.0.0.1:9"):
+        with dask_client("tcp://127.0.0.1:9", timeout_s=2):
+            pass
+    assert time.perf_counter() - start < 15

@@ -102,3 +102,16 @@ def test_comparison_pairs_split_genuine_and_impostor():
     assert {tuple(p) for p in impostor} == {(0, 3), (0, 5), (3, 5)}
     _, subset = comparison_pairs(list(range(10)), max_impostor=5, seed=1)
     assert len(subset) == 5
+
+
+def test_dask_scoring_matches_the_loop_at_one_and_two_workers():
+    from fpnb.data.masters import make_impression, make_master
+    from fpnb.identity.matchers import get_matcher
+    from fpnb.identity.scoring import score_pair_list
+
+    masters = [make_master(s, 200, 150) for s in (1, 2)]
+    images = [make_impression(m, seed=k) for m in masters for k in range(2)]
+    pairs = np.array([(0, 1), (2, 3), (0, 2), (1, 3), (0, 3)])
+    loop = get_matcher("bozorth3").scores((images[i], images[j]) for i, j in pairs)
+    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=1, chunk=2), loop)
+    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=2, chunk=2), loop)

@@ -10,8 +10,6 @@ import csv
 import functools
 import hashlib
 import json
-import multiprocessing
-import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +18,8 @@ import numpy as np
 
 from fpnb.data import degradations, masters
 from fpnb.config import Profile, paths
-from fpnb.files import write_text
+from fpnb.data.cluster import run_tasks
+from fpnb.files import atomic_path, write_text
 
 SPLITS = ("training", "validation", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -28,7 +27,9 @@ GENERATOR_VERSION = 1
 DEGRADE_STRENGTH = 1.0
 JPEG_QUALITY = 95
 _MANAGED = tuple(f"{s}_{kind}" for s in SPLITS for kind in ("input", "ground-truth")) + ("masters",)
-_POOL_MIN_IMAGES = 60
+_CLUSTER_MIN_IMAGES = 60  # below this a local build runs in-process: starting workers costs more
+CHUNKS = ".chunks"  # records of finished chunks while a build runs (resume after a kill)
+CHUNK_IDENTITIES = 8
 
 
 def _derived_seed(seed: int, *key: int) -> int:
@@ -69,20 +70,27 @@ def _parameters(profile: Profile, seed: int) -> dict:
     }
 
 
+def _write_image(path: Path, image: np.ndarray, *params: int) -> None:
+    """cv2.imwrite through a temporary file: a killed build never leaves half an image."""
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), image, list(params)):
+            raise OSError(f"{path}: could not write the image")
+
+
 def _build_identity(root: Path, identity: int, split: str, params: dict) -> tuple[list[dict], dict]:
     """Write one identity's master, impressions and degraded inputs; return its csv rows and metadata."""
     seed = params["seed"]
     master = masters.make_master(_derived_seed(seed, identity), params["image_height"], params["image_width"])
     master_file = f"masters/{identity:05d}.png"
-    cv2.imwrite(str(root / master_file), _to_uint8(master.image))
+    _write_image(root / master_file, _to_uint8(master.image))
     rows = []
     for impression in range(params["n_impressions"]):
         stem = f"{identity:05d}_{impression:02d}"
         target = masters.make_impression(master, _derived_seed(seed, identity, impression, 1))
         degraded = degradations.degrade(target, _derived_seed(seed, identity, impression, 2), params["degrade_strength"])
-        cv2.imwrite(str(root / f"{split}_input" / f"{stem}.jpg"), cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"]])
-        cv2.imwrite(str(root / f"{split}_ground-truth" / f"{stem}.png"), _to_uint8(target))
+        _write_image(root / f"{split}_input" / f"{stem}.jpg", cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR),
+                     cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"])
+        _write_image(root / f"{split}_ground-truth" / f"{stem}.png", _to_uint8(target))
         rows.append({"file": stem, "identity": identity, "impression": impression, "split": split,
                      "pattern": master.pattern, "master": master_file})
     meta = {"identity": identity, "seed": master.seed, "split": split, "pattern": master.pattern,
@@ -92,10 +100,18 @@ def _build_identity(root: Path, identity: int, split: str, params: dict) -> tupl
     return rows, meta
 
 
-def _build_identity_job(job: tuple) -> tuple[list[dict], dict]:
-    """Pool entry point: one thread per process, then build one identity."""
-    cv2.setNumThreads(1)
-    return _build_identity(*job)
+def _build_chunk(job: tuple[Path, list[int], list[str], dict]) -> Path:
+    """Build a chunk of identities and record it in ``.chunks/``; a chunk already recorded is skipped.
+
+    The record is written last and atomically, so a build killed mid-chunk redoes that chunk only.
+    """
+    root, identities, splits, params = job
+    record = root / CHUNKS / f"{identities[0]:05d}.json"
+    if not record.exists():
+        cv2.setNumThreads(1)  # one thread per worker process
+        results = [_build_identity(root, identity, split, params) for identity, split in zip(identities, splits)]
+        write_text(record, json.dumps(results) + "\n")
+    return record
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -127,9 +143,31 @@ def _is_current(root: Path, params: dict) -> bool:
     return recorded.get("parameters") == params and all((root / f).is_file() for f in recorded.get("files", []))
 
 
+def _prepare(root: Path, params: dict) -> None:
+    """Keep a started build of the same parameters (resume); else start over in empty folders."""
+    started = root / CHUNKS / "parameters.json"
+    if started.exists() and json.loads(started.read_text()) == params:
+        for stray in root.glob("*/.tmp-*"):  # files of a killed build that never replaced anything
+            stray.unlink()
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "manifest.json").unlink(missing_ok=True)
+    for name in (*_MANAGED, CHUNKS):
+        shutil.rmtree(root / name, ignore_errors=True)
+        (root / name).mkdir()
+    write_text(started, json.dumps(params) + "\n")
+
+
 def build_restoration_dataset(profile: Profile, seed: int = 0, root: Path | None = None,
-                              workers: int | None = None) -> Path:
-    """Build (or reuse) the synthetic ChaLearn-layout dataset of a profile and return its folder."""
+                              workers: int | None = None, scheduler: str | None = None,
+                              progress: bool = False) -> Path:
+    """Build (or reuse) the synthetic ChaLearn-layout dataset of a profile and return its folder.
+
+    Chunks of identities run as Dask tasks (``fpnb.data.cluster``: a local cluster of ``workers``
+    processes, or ``scheduler``); every identity draws from its own seeds, so the bytes are the
+    same for any number of workers. A killed build rerun with the same arguments redoes only the
+    chunks it had not recorded.
+    """
     root = Path(root) if root is not None else paths.data / profile.name / "chalearn"
     params = _parameters(profile, seed)
     if _is_current(root, params):
@@ -137,18 +175,14 @@ def build_restoration_dataset(profile: Profile, seed: int = 0, root: Path | None
     splits = split_identities(profile.n_identities, profile.val_fraction, profile.test_fraction, seed)
     if profile.n_impressions < 1:
         raise ValueError(f"n_impressions: must be >= 1, got {profile.n_impressions}")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "manifest.json").unlink(missing_ok=True)
-    for name in _MANAGED:
-        shutil.rmtree(root / name, ignore_errors=True)
-        (root / name).mkdir()
-    jobs = [(root, identity, split, params) for identity, split in enumerate(splits)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers > 1 and len(jobs) * (1 + profile.n_impressions) >= _POOL_MIN_IMAGES:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_build_identity_job, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
-    else:
-        results = [_build_identity(*job) for job in jobs]
+    _prepare(root, params)
+    identities = list(range(len(splits)))
+    jobs = [(root, identities[i:i + CHUNK_IDENTITIES], splits[i:i + CHUNK_IDENTITIES], params)
+            for i in range(0, len(identities), CHUNK_IDENTITIES)]
+    small = len(splits) * (1 + profile.n_impressions) < _CLUSTER_MIN_IMAGES
+    records = run_tasks(_build_chunk, jobs, scheduler, 1 if small and not scheduler else workers,
+                        desc="dataset", progress=progress)
+    results = [tuple(result) for record in records for result in json.loads(record.read_text())]
     rows = [row for identity_rows, _ in results for row in identity_rows]
     with open(root / "identities.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -162,6 +196,7 @@ def build_restoration_dataset(profile: Profile, seed: int = 0, root: Path | None
     manifest = {"profile": profile.name, "parameters": params, "counts": counts,
                 "content_hash": content_hash(root, files), "files": files}
     write_text(root / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(root / CHUNKS)
     return root
 
 
