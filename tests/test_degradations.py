@@ -68,3 +68,26 @@ def test_invalid_parameters_raise_naming_the_parameter(clean):
         degradations.degrade(clean * 2.0, 0)
     with pytest.raises(ValueError, match="name"):
         degradations.texture("marble", np.random.default_rng(0), (8, 8))
+
+
+@pytest.mark.parametrize("name", ["background", "dashes", "crumple", "banner", "local_blur"])
+def test_new_degradations_change_the_image_without_moving_ridges(clean, name):
+    out = degradations.apply_one(clean, name, 7).astype(np.float32) / 255
+    assert np.abs(out - degradations.as_rgb(clean)).mean() > 0.002
+    grey = out.mean(axis=2)[8:-8, 8:-8]
+    target = clean[8:-8, 8:-8]
+    assert np.corrcoef(grey.ravel(), target.ravel())[0, 1] > 0.5
+
+
+def test_apply_one_is_deterministic_for_every_degradation(clean):
+    for name in degradations.DEGRADATIONS:
+        assert degradations.apply_one(clean, name, 3).tobytes() == degradations.apply_one(clean, name, 3).tobytes()
+
+
+def test_degraded_inputs_are_light_and_barely_coloured_as_chalearn_inputs():
+    from fpnb.data import realism
+
+    master = masters.make_master(5, 200, 140)
+    stats = [realism.colour_stats(degradations.degrade(masters.make_impression(master, s), s)) for s in range(12)]
+    means, saturations = [s["mean"] for s in stats], [s["saturation"] for s in stats]
+    assert 0.55 <= np.median(means) <= 0.9 and np.median(saturations) <= 0.15

@@ -69,7 +69,7 @@ def test_master_ridge_period_follows_its_period_map():
     errors = []
     for seed in range(4):
         m = masters.make_master(seed)
-        window = (slice(290, 386), slice(90, 186))
+        window = (slice(230, 326), slice(90, 186))  # inside the finger, whose outline leaves a margin
         errors.append(fields.dominant_period(m.image[window]) / m.period[window].mean() - 1)
     assert np.median(np.abs(errors)) < 0.10
 
@@ -100,3 +100,21 @@ def test_invalid_parameters_raise_naming_the_parameter():
         masters.make_masters([0], H, W, workers=0)
     with pytest.raises(ValueError, match="radius"):
         fields.poincare_index(np.zeros((8, 8)), radius=0)
+
+
+def test_master_has_a_blank_margin_and_real_print_statistics():
+    from fpnb.data import realism
+
+    m = masters.make_master(4)
+    assert not m.mask[0].any() and not m.mask[-1].any() and not m.mask[:, 0].any() and not m.mask[:, -1].any()
+    assert m.image[~m.mask].mean() > 0.97
+    stats = realism.print_stats(m.image)
+    assert 0.25 <= stats["dark_fraction"] <= 0.5 and 2.0 <= stats["ridge_width_median"] <= 5.0
+    assert stats["grey_mid_fraction"] > 0.1  # grey-level ink, not a binary drawing
+
+
+def test_impressions_of_one_finger_differ_but_keep_its_ridges():
+    m = masters.make_master(6)
+    a, b = masters.make_impression(m, 1), masters.make_impression(m, 2)
+    assert np.abs(a - b).mean() > 0.05
+    assert np.abs(masters.make_impression(m, 1, strength=0.0) - m.image).max() < 1e-5

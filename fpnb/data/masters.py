@@ -29,6 +29,7 @@ _RADIAL_BANDWIDTH = 0.15  # relative to the ridge frequency
 _ANGULAR_SIGMA = 0.35  # radians
 _ITERATIONS = 6
 _GAIN = 4.0
+_ELASTIC_PX = 4.5  # amplitude of the smooth elastic distortion of an impression
 
 
 @dataclass
@@ -60,19 +61,21 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: tuple
 
 
 def finger_mask(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Finger silhouette as a union of four quarter ellipses (SFinGe's shape model)."""
-    left = rng.uniform(0.82, 0.95) * width / 2
-    right = rng.uniform(0.82, 0.95) * width / 2
-    centre_col = width / 2 + (right - left) / 2
-    top = rng.uniform(0.04, 0.10) * height
-    centre_row = top + rng.uniform(0.40, 0.55) * height
-    up = centre_row - top
-    down = rng.uniform(1.3, 1.8) * (height - centre_row)
+    """Fingertip silhouette with a blank margin all round: four quarter ellipses (SFinGe) with a wavy outline."""
+    left = rng.uniform(0.36, 0.45) * width
+    right = rng.uniform(0.36, 0.45) * width
+    centre_col = width / 2 + rng.uniform(-0.03, 0.03) * width
+    top = rng.uniform(0.03, 0.08) * height
+    bottom = rng.uniform(0.90, 0.97) * height
+    centre_row = top + rng.uniform(0.40, 0.50) * (bottom - top)
+    up, down = centre_row - top, bottom - centre_row
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     dr, dc = rows - centre_row, cols - centre_col
     semi_row = np.where(dr < 0, up, down)
     semi_col = np.where(dc < 0, left, right)
-    return (dr / semi_row) ** 2 + (dc / semi_col) ** 2 <= 1.0
+    power = np.where(dr < 0, 2.0, rng.uniform(2.3, 3.0))  # the fingertip is round, the base squarer
+    radius = (np.abs(dr / semi_row) ** power + np.abs(dc / semi_col) ** power) ** (1.0 / power)
+    return radius * (1.0 + 0.04 * _smooth_field(rng, (height, width), (7, 5))) <= 1.0
 
 
 def _singular_points(rng: np.random.Generator, pattern: str, height: int, width: int):
@@ -94,6 +97,19 @@ def _singular_points(rng: np.random.Generator, pattern: str, height: int, width:
         cores = np.stack([core - half, core + half])
         deltas = np.stack([core + [below, -side * 1.2], core + [below, side * 1.2]])
     return cores.astype(np.float64), deltas.astype(np.float64)
+
+
+def _pull_inside(points: np.ndarray, mask: np.ndarray, margin: int = 20) -> np.ndarray:
+    """Move singular points sideways into the finger, far enough from its edge for the print to show them."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    inner = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    moved = points.copy()
+    for point in moved:
+        row = int(np.clip(round(point[0]), 0, mask.shape[0] - 1))
+        cols = np.flatnonzero(inner[row])
+        if len(cols):
+            point[1] = np.clip(point[1], cols.min(), cols.max())
+    return moved
 
 
 def zero_pole_orientation(cores: np.ndarray, deltas: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -192,22 +208,74 @@ def _doubled_angle_resize(orientation: np.ndarray, size: tuple[int, int]) -> np.
     return np.mod(np.arctan2(sin2, cos2) / 2, np.pi).astype(np.float32)
 
 
-def grow_ridges(orientation: np.ndarray, period: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ridge pattern in [-1, 1] (ridges > 0): Gabor growth from noise at half resolution, band-limited upsampling."""
+def ridge_response(orientation: np.ndarray, period: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unclipped ridge signal (ridges > 0, unit std): Gabor growth from noise at half resolution, upsampled."""
     height, width = orientation.shape
     small = (width // 2, height // 2)
     noise = rng.standard_normal((small[1], small[0])).astype(np.float32)
     response = _gabor_iterate(noise, _doubled_angle_resize(orientation, small),
                               cv2.resize(period, small, interpolation=cv2.INTER_AREA) / 2, _ITERATIONS)
-    response = cv2.resize(response, (width, height), interpolation=cv2.INTER_CUBIC)
-    return np.clip(_GAIN * response, -1.0, 1.0).astype(np.float32)
+    return cv2.resize(response, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def render(ridges: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Grey image in [0, 1], dark ridges on white, faded out at the silhouette's edge."""
-    grey = cv2.GaussianBlur((1.0 - ridges) / 2, (0, 0), 0.7)
+def grow_ridges(orientation: np.ndarray, period: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ridge pattern in [-1, 1] (ridges > 0): the clipped ridge response."""
+    return np.clip(_GAIN * ridge_response(orientation, period, rng), -1.0, 1.0).astype(np.float32)
+
+
+def _fine_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Gaussian noise blurred to blobs of about ``sigma`` px, rescaled to unit std."""
+    blobs = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
+    return blobs / (blobs.std() + 1e-6)
+
+
+def _curves(rng: np.random.Generator, shape: tuple[int, int], count: int, length: tuple[float, float],
+            thickness: tuple[int, int], tilt: float) -> np.ndarray:
+    """Anti-aliased random quadratic curves in [0, 1], mostly across the finger (creases, scars)."""
+    height, width = shape
+    layer = np.zeros(shape, np.float32)
+    t = np.linspace(0, 1, 24)[:, None]
+    for _ in range(count):
+        centre = rng.uniform((0.15 * height, 0.2 * width), (0.9 * height, 0.8 * width))
+        angle = rng.uniform(-tilt, tilt)
+        half = 0.5 * rng.uniform(*length) * width * np.array([np.sin(angle), np.cos(angle)])
+        bend = rng.normal(0.0, 0.08 * width, size=2)
+        p0, p2 = centre - half, centre + half
+        p1 = centre + bend
+        curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
+        points = np.round(curve[:, ::-1] * 16).astype(np.int32)[None]
+        cv2.polylines(layer, points, False, 1.0, int(rng.integers(*thickness)), cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(layer, (0, 0), 0.6)
+
+
+def _skin(rng: np.random.Generator, response: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """What an identity's skin removes from its ink, in [0, 1]: pores on the ridges, creases, sometimes a scar."""
+    shape = response.shape
+    centres = (response > level + 0.9) & (rng.random(shape) < rng.uniform(0.015, 0.03))
+    pores = cv2.GaussianBlur(centres.astype(np.float32), (0, 0), rng.uniform(0.7, 1.0))
+    pores = np.clip(pores * 5.0, 0.0, 1.0)
+    creases = _curves(rng, shape, int(rng.integers(2, 9)), (0.15, 0.6), (1, 3), 0.5)
+    scars = _curves(rng, shape, int(rng.random() < 0.2), (0.2, 0.5), (4, 8), np.pi / 2)
+    ragged = np.clip(0.5 + 0.5 * _fine_noise(rng, shape, 1.5), 0.0, 1.0)
+    return np.clip(pores + 0.9 * creases + scars * (0.6 + 0.4 * ragged), 0.0, 1.0)
+
+
+def render(response: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Grey print in [0, 1], dark ridges on white: ink whose width and darkness vary over the finger, with skin marks.
+
+    The ridge/valley threshold ``level`` sets the ridge width (about 0.4 of the period is ink, as on
+    real inked prints) and varies slowly, as pressure and skin do; the ink is grey-level, not binary.
+    """
+    shape = response.shape
+    level = rng.uniform(0.05, 0.30) + 0.15 * _smooth_field(rng, shape, (4, 3))
+    edges = response + 0.3 * _fine_noise(rng, shape, 1.0)  # ridge edges are ragged, not smooth
+    ink = np.clip((edges - level) * rng.uniform(3.0, 5.0), 0.0, 1.0)
+    darkness = rng.uniform(0.88, 1.0) + 0.08 * _smooth_field(rng, shape, (5, 4))
+    texture = 1.0 - 0.15 * np.abs(_fine_noise(rng, shape, 0.8))
+    ink = ink * np.clip(darkness * texture, 0.0, 1.0) * (1.0 - _skin(rng, response, level))
     soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 2.0)
-    return np.clip(1.0 - (1.0 - grey) * soft, 0.0, 1.0).astype(np.float32)
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.5) * soft
+    return np.clip(1.0 - ink, 0.0, 1.0).astype(np.float32)
 
 
 def make_master(seed: int, height: int = 400, width: int = 275, pattern: str | None = None) -> Master:
@@ -219,11 +287,11 @@ def make_master(seed: int, height: int = 400, width: int = 275, pattern: str | N
     drawn = PATTERNS[rng.choice(len(PATTERNS), p=PATTERN_PRIORS)]
     pattern = pattern or drawn
     mask = finger_mask(rng, height, width)
-    cores, deltas = _singular_points(rng, pattern, height, width)
+    cores, deltas = (_pull_inside(p, mask) for p in _singular_points(rng, pattern, height, width))
     orientation = _orientation(rng, pattern, cores, deltas, height, width)
     period = _period_map(rng, height, width)
-    ridges = grow_ridges(orientation, period, rng)
-    return Master(render(ridges, mask), mask, pattern, cores, deltas, orientation, period, int(seed))
+    response = ridge_response(orientation, period, rng)
+    return Master(render(response, mask, rng), mask, pattern, cores, deltas, orientation, period, int(seed))
 
 
 def _init_worker() -> None:
@@ -246,43 +314,74 @@ def make_masters(seeds: Iterable[int], height: int = 400, width: int = 275,
         return pool.starmap(make_master, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
 
 
-def make_impression(master: Master, seed: int, strength: float = 1.0) -> np.ndarray:
-    """One impression of a master: pressure, partial contact, rotation, translation, elastic warp, noise."""
-    if not 0.0 <= strength <= 2.0:
-        raise ValueError(f"strength: must be in [0, 2], got {strength}")
-    rng = np.random.default_rng(seed)
-    height, width = master.image.shape
-    image = master.image
-    # Pressure: grey erosion thickens dark ridges (wet / hard press), dilation thins them (dry / light).
-    pressure = rng.uniform(-1.0, 1.0) * strength
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    pressed = cv2.erode(image, kernel) if pressure > 0 else cv2.dilate(image, kernel)
-    image = (1 - min(abs(pressure), 1.0)) * image + min(abs(pressure), 1.0) * pressed
-    # Partial contact: a smooth random field cuts away part of the silhouette.
-    contact = _smooth_field(rng, (height, width), (3, 3)) + rng.uniform(0.7, 1.5) / max(strength, 1e-3)
-    contact = np.clip(contact * 4.0, 0.0, 1.0)
-    # Skin noise: small dry/wet blobs within the ridges.
-    blobs = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 1.5)
-    spots = np.clip((blobs - 0.45) * 4.0, 0.0, 1.0) * (0.6 * min(strength, 1.0))
-    image = 1.0 - (1.0 - image) * contact * (1.0 - spots)
-    # Geometry: rotation about the centre, translation and a smooth elastic displacement, one remap.
-    angle = rng.uniform(-15.0, 15.0) * min(strength, 1.0)
-    shift = rng.uniform(-1.0, 1.0, size=2) * (0.03 * height, 0.06 * width) * min(strength, 1.0)
-    affine = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+def _contact(rng: np.random.Generator, mask: np.ndarray, strength: float) -> np.ndarray:
+    """Pressure over the finger in [0, 1]: full in a contact ellipse, falling off raggedly towards its edge."""
+    height, width = mask.shape
+    rows, cols = np.nonzero(mask)
+    centre = np.array([rows.mean(), cols.mean()]) + rng.normal(0.0, 0.06 * strength, 2) * (height, width)
+    extent = np.array([np.ptp(rows), np.ptp(cols)]) / 2 * (1.0 - rng.uniform(0.0, 0.25) * min(strength, 1.5))
+    grid_rows, grid_cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius = np.hypot((grid_rows - centre[0]) / extent[0], (grid_cols - centre[1]) / extent[1])
+    radius = radius * (1.0 + 0.08 * _smooth_field(rng, (height, width), (5, 4)))
+    falloff = rng.uniform(0.15, 0.35)
+    return np.clip((1.0 - radius) / falloff + 0.5, 0.0, 1.0) * mask
+
+
+def _pressed(ink: np.ndarray, pressure: np.ndarray) -> np.ndarray:
+    """Ink under a pressure field in [-1, 1]: hard / wet presses widen and merge ridges, light / dry ones thin them."""
+    small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    wide = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    thick, merged, thin = cv2.dilate(ink, small), cv2.dilate(ink, wide), cv2.erode(ink, small)
+    up, down = np.clip(pressure, 0.0, 1.0), np.clip(-pressure, 0.0, 1.0)
+    wet = np.clip(pressure - 1.0, 0.0, 1.0)
+    return ink + up * (thick - ink) + wet * (merged - thick) + down * (thin - ink)
+
+
+def _distortion_maps(rng: np.random.Generator, shape: tuple[int, int], strength: float,
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Source coordinates of every output pixel: rotation, translation and an elastic distortion (one remap)."""
+    height, width = shape
+    scale = min(strength, 1.0)
+    angle = rng.uniform(-15.0, 15.0) * scale
+    shift = rng.uniform(-1.0, 1.0, size=2) * (0.04 * height, 0.06 * width) * scale
+    affine = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0 + rng.uniform(-0.03, 0.03) * scale)
     affine[:, 2] += shift[::-1]
     inverse = cv2.invertAffineTransform(affine)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
-    amplitude = 4.0 * strength
-    cols_elastic = cols + amplitude * _smooth_field(rng, (height, width), (5, 4))
-    rows_elastic = rows + amplitude * _smooth_field(rng, (height, width), (5, 4))
+    amplitude = _ELASTIC_PX * strength
+    cols_elastic = cols + amplitude * _smooth_field(rng, shape, (5, 4))
+    rows_elastic = rows + amplitude * _smooth_field(rng, shape, (5, 4))
     map_col = inverse[0, 0] * cols_elastic + inverse[0, 1] * rows_elastic + inverse[0, 2]
     map_row = inverse[1, 0] * cols_elastic + inverse[1, 1] * rows_elastic + inverse[1, 2]
-    image = cv2.remap(image.astype(np.float32), map_col.astype(np.float32), map_row.astype(np.float32),
-                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
-    image = image + rng.normal(0.0, 0.02 * strength, size=image.shape)
+    return map_col.astype(np.float32), map_row.astype(np.float32)
+
+
+def make_impression(master: Master, seed: int, strength: float = 1.0) -> np.ndarray:
+    """One impression of a master: pressure and skin condition, partial contact, rotation, translation, distortion, noise."""
+    if not 0.0 <= strength <= 2.0:
+        raise ValueError(f"strength: must be in [0, 2], got {strength}")
+    rng = np.random.default_rng(seed)
+    shape = master.image.shape
+    ink = 1.0 - master.image
+    # Pressure and moisture vary over the finger: wet, hard-pressed areas merge ridges, dry ones thin them.
+    pressure = (rng.uniform(-0.3, 1.1) + 0.7 * _smooth_field(rng, shape, (4, 3))) * strength
+    ink = _pressed(ink, pressure)
+    # Dry skin breaks ridges into dashes and dots; more where the skin is drier.
+    dryness = np.clip(rng.uniform(-0.1, 0.6) + 0.5 * _smooth_field(rng, shape, (4, 3)), 0.0, 1.0) * min(strength, 1.0)
+    gaps = np.clip((_fine_noise(rng, shape, 1.0) - 0.8) * 2.0, 0.0, 1.0)
+    ink = ink * (1.0 - dryness * gaps)
+    # Partial contact: pressure falls off towards the edge, so ridges fade and fragment there.
+    contact = _contact(rng, master.mask, strength)
+    ragged = np.clip(contact * 1.6 - 0.6 * np.clip(_fine_noise(rng, shape, 2.0), 0.0, None), 0.0, 1.0)
+    ink = ink * (1.0 - min(strength, 1.0) * (1.0 - ragged))
+    ink = ink * (1.0 - 0.1 * min(strength, 1.0) * np.abs(_fine_noise(rng, shape, 0.7)))
+    map_col, map_row = _distortion_maps(rng, shape, strength)
+    ink = cv2.remap(ink.astype(np.float32), map_col, map_row, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    image = 1.0 - ink + rng.normal(0.0, 0.015 * strength, size=shape)
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
 __all__ = ("Master", "PATTERNS", "PATTERN_PRIORS", "make_master", "make_masters",
            "make_impression",
-           "finger_mask", "zero_pole_orientation", "grow_ridges", "render")
+           "finger_mask", "zero_pole_orientation", "ridge_response", "grow_ridges", "render")
