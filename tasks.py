@@ -112,10 +112,12 @@ def test(c, k="", notebooks=True):
 def report(c, profile=None, only=None, start=None, retrain=False):
     """Run the numbered notebooks with papermill and build reports/<profile>/index.html."""
     import json
+    import time
 
     from fpnb.config import paths, shipped_profile
     from fpnb.report import NotebookFailed, build_index, discover, execute
 
+    started = time.time()  # the index flags every notebook page older than this build
     profile = profile or shipped_profile()
     out_dir = paths.report_dir(profile)
     runs = discover(only=only)
@@ -137,7 +139,7 @@ def report(c, profile=None, only=None, start=None, retrain=False):
         wall = json.loads(times_file.read_text()) if (only or start) and times_file.exists() else {}
         wall.update(done)
         times_file.write_text(json.dumps(wall, indent=2) + "\n")
-    index = build_index(profile, wall, out_dir)
+    index = build_index(profile, wall, out_dir, started=started)
     print(f"report: {index}")
 
 

@@ -12,7 +12,8 @@ ALLOWED = {
     "restoration": {"config", "files", "precision", "weights_io", "plots", "data", "identity"},
     "synthesis": {"config", "files", "precision", "weights_io", "plots", "data", "identity"},
     "config": {"files"}, "files": set(), "precision": {"config"}, "weights_io": {"config", "files"},
-    "plots": {"config", "files"}, "report": {"config", "files"},
+    "plots": {"config", "files"},
+    "report": {"config", "files", "precision", "identity"},  # it renders rates with identity.metrics
 }
 
 

@@ -94,5 +94,5 @@ def test_index_shows_the_declared_headline_tables_only(tmp_path):
     (out / "tables" / "unet.csv").write_text("name,ssim\nimg_0,0.5\n")
     assert headline_tables(tmp_path) == ["07_comparison"]
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path).read_text()
-    assert "<h3>07_comparison</h3>" in page and "0.7–0.8" in page and "0.25–0.5" in page
-    assert "<h3>unet</h3>" not in page and "img_0" not in page
+    assert "(07_comparison.csv)" in page and "0.750 (0.700–0.800)" in page and "0.250–0.500" in page
+    assert "(unet.csv)" not in page and "img_0" not in page

@@ -216,11 +216,134 @@ class FingerprintRecognitionMatcher(_CachedMatcher):
         return match_features(a, b).score
 
 
-MATCHERS = {cls.name: cls for cls in (Bozorth3Matcher, FingerprintRecognitionMatcher)}
+# Fusion: members' scores on one scale (z-norm on impostors), each weighted by its separation d'.
+FUSED_MEMBERS = ("bozorth3", "fingerprint_recognition")
+MATCHER_PPI = 500.0
+# identities of the calibration set: far from the seeds the study's datasets and tests draw
+CALIBRATION_SEED = 900_000
+# a member whose template on either print has fewer minutiae than this has too little to compare
+MIN_FUSION_MINUTIAE = 8
+_TEMPLATE_SIZE = {
+    "bozorth3": lambda template: len(template.get()),
+    "fingerprint_recognition": lambda template: len(template.minutiae),
+}
+
+
+@dataclass(frozen=True)
+class MemberCalibration:
+    """One member's impostor score statistics (for z-norm) and its genuine/impostor separation d'."""
+
+    impostor_mean: float
+    impostor_std: float
+    d_prime: float
+
+    def normalise(self, score: float) -> float:
+        """Score in impostor standard deviations above the impostor mean."""
+        return (score - self.impostor_mean) / self.impostor_std
+
+    @property
+    def weight(self) -> float:
+        """Fusion weight: a member that separates worse counts less (never zero, never negative)."""
+        return max(self.d_prime, 1e-3)
+
+
+def separation(genuine: Any, impostor: Any) -> float:
+    """Decidability d' = (mean_gen - mean_imp) / sqrt((var_gen + var_imp) / 2)."""
+    genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
+    spread = np.sqrt((genuine.var() + impostor.var()) / 2)
+    return float((genuine.mean() - impostor.mean()) / max(spread, 1e-9))
+
+
+def calibration_prints(n_identities: int = 12, n_impressions: int = 3) -> tuple[list[np.ndarray], np.ndarray]:
+    """Deterministic synthetic impressions (fixed seeds) and their identity labels for calibrating fusion."""
+    from fpnb.data.masters import make_impression, make_master
+
+    images, labels = [], []
+    for identity in range(n_identities):
+        master = make_master(CALIBRATION_SEED + identity)
+        for k in range(n_impressions):
+            images.append(make_impression(master, seed=(CALIBRATION_SEED + identity) * 10 + k))
+            labels.append(identity)
+    return images, np.asarray(labels)
+
+
+@lru_cache(maxsize=4)
+def calibrate(members: tuple[str, ...] = FUSED_MEMBERS, n_identities: int = 12,
+              n_impressions: int = 3) -> dict[str, MemberCalibration]:
+    """Each member's calibration on ``calibration_prints`` (every cross-identity pair an impostor); once per process."""
+    images, labels = calibration_prints(n_identities, n_impressions)
+    i, j = np.triu_indices(len(images), 1)
+    same = labels[i] == labels[j]
+    result = {}
+    for name in members:
+        scores = get_matcher(name).scores((images[a], images[b]) for a, b in zip(i, j))
+        impostor = scores[~same]
+        result[name] = MemberCalibration(float(impostor.mean()), float(max(impostor.std(), 1e-6)),
+                                         separation(scores[same], impostor))
+    return result
+
+
+def resample_to_ppi(image: np.ndarray, ppi: float, target_ppi: float = MATCHER_PPI) -> np.ndarray:
+    """The print rescaled from ``ppi`` to the resolution the matchers were tuned for (unchanged at equal ppi)."""
+    if ppi == target_ppi:
+        return image
+    import cv2
+
+    scale = target_ppi / ppi
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+class FusedMatcher:
+    """Bozorth3 and fingerprint-recognition z-normalised on impostors and averaged with d' weights.
+
+    A member is gated out of a comparison when either template has fewer than ``min_minutiae``
+    minutiae (unless every member is). The calibration is computed once per process unless given.
+    """
+
+    name = "fused"
+
+    def __init__(self, members: tuple[str, ...] = FUSED_MEMBERS, ppi: float = MATCHER_PPI,
+                 calibration: dict[str, MemberCalibration] | None = None,
+                 min_minutiae: int = MIN_FUSION_MINUTIAE) -> None:
+        self.members = {name: get_matcher(name) for name in members}
+        self.ppi = ppi
+        self.min_minutiae = min_minutiae
+        self._calibration = calibration
+
+    @property
+    def calibration(self) -> dict[str, MemberCalibration]:
+        """Per-member calibration, computed on first use (a fresh matcher costs nothing until it scores)."""
+        if self._calibration is None:
+            self._calibration = calibrate(tuple(self.members))
+        return self._calibration
+
+    def template(self, image: np.ndarray) -> tuple[Any, ...]:
+        """Every member's template of the print at the matchers' resolution (cached by each member)."""
+        image = resample_to_ppi(image, self.ppi)
+        return tuple(member.template(image) for member in self.members.values())
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Weighted mean of the usable members' z-scores."""
+        a, b = resample_to_ppi(a, self.ppi), resample_to_ppi(b, self.ppi)
+        parts = []
+        for name, member in self.members.items():
+            smallest = min(_TEMPLATE_SIZE[name](member.template(a)), _TEMPLATE_SIZE[name](member.template(b)))
+            calibration = self.calibration[name]
+            parts.append((smallest >= self.min_minutiae, calibration.weight, calibration.normalise(member.score(a, b))))
+        usable = [(w, z) for ok, w, z in parts if ok] or [(w, z) for _, w, z in parts]
+        return float(sum(w * z for w, z in usable) / sum(w for w, _ in usable))
+
+    def scores(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Similarities of many pairs of grey prints."""
+        return np.array([self.score(a, b) for a, b in pairs], dtype=np.float64)
+
+
+MATCHERS = {cls.name: cls for cls in (Bozorth3Matcher, FingerprintRecognitionMatcher, FusedMatcher)}
 
 
 def get_matcher(name: str = "bozorth3") -> Matcher:
-    """A fresh matcher by name: ``bozorth3`` or ``fingerprint_recognition``."""
+    """A fresh matcher by name: ``bozorth3``, ``fingerprint_recognition`` or ``fused`` (both, calibrated)."""
     if name not in MATCHERS:
         raise ValueError(f"matcher: unknown {name!r}, expected one of {tuple(MATCHERS)}")
     return MATCHERS[name]()

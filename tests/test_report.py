@@ -1,0 +1,193 @@
+"""The report index a stranger reads: provenance of every page, honest rates, readable tables at 1,280 px."""
+import json
+import shutil
+import subprocess
+import time
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fpnb.report import (
+    COMMIT_META,
+    NotebookRun,
+    build_index,
+    cell_text,
+    column_groups,
+    display_frame,
+    execute,
+    git_state,
+    html_commit,
+    notebook_seeds,
+    sig3,
+)
+
+BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+WIDE_HEADLINE = (
+    ",n,n_identities,ms_per_image,ssim,ssim_ci,psnr,psnr_ci,mae,mae_ci,minutiae_precision,minutiae_precision_ci,"
+    "minutiae_recall,minutiae_recall_ci,minutiae_f1,minutiae_f1_ci,same_impression_match,same_impression_match_ci,"
+    "n_cross_genuine,n_cross_impostor,cross_impression_tar,cross_impression_tar_ci,params\n"
+    'unet_ms_ssim_l1,60,20,85.02,0.82482,"[0.80717, 0.84162]",15.781,"[15.158, 16.398]",0.10668,"[0.0985, 0.1148]",'
+    '0.8276,"[0.7963, 0.8554]",0.8347,"[0.7981, 0.8706]",0.8248,"[0.7937, 0.8539]",0.9667,"[0.9166, 1.0]",'
+    '60,2484,0.9667,"[0.9166, 1.0]",1945521\n'
+    'unet_seed_mse,60,20,104.3,0.74582,"[0.7280, 0.7628]",14.911,"[14.417, 15.417]",0.1345,"[0.1264, 0.1429]",'
+    '0.6991,"[0.6610, 0.7350]",0.8491,"[0.8142, 0.8810]",0.7602,"[0.7271, 0.7915]",0.95,"[0.8833, 1.0]",'
+    "60,552,,,1083625\n"
+)
+
+
+def _notebook(path, meta=None, source="profile = None\nseed = 3  # the seed"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["fpnb"] = meta or {}
+    params = nbformat.v4.new_code_cell(source)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params]
+    nbformat.write(nb, path)
+
+
+def _page(path, commit):
+    path.write_text(f'<!DOCTYPE html>\n<html><head><meta name="{COMMIT_META}" content="{commit}"></head></html>')
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A fake notebooks folder and report folder: headline tables, metrics, one figure, executed notebooks."""
+    notebooks, out = tmp_path / "notebooks", tmp_path / "out"
+    notebooks.mkdir()
+    for folder in ("tables", "metrics", "figures"):
+        (out / folder).mkdir(parents=True)
+    _notebook(notebooks / "01_data.ipynb")
+    _notebook(notebooks / "07_restoration_comparison.ipynb", {"headline": ["07_comparison"]})
+    _notebook(notebooks / "09_reconstruction.ipynb", {"headline": ["09_summary"]})
+    (out / "tables" / "07_comparison.csv").write_text(WIDE_HEADLINE)
+    (out / "tables" / "09_summary.csv").write_text(
+        ",n,n_impostor,tar_at_far_1e-3,tar_at_far_1e-3_ci,eer\n"
+        'held-out generated,60,3540,0.9333,"(0.8667, 0.9833)",0.0126\ntest-split masters,24,552,,,0.0335\n'
+    )
+    (out / "metrics" / "01_data.json").write_text(json.dumps(
+        {"data_hash": "ab" * 32, "n_identities": 240, "pairs": {"test": 72, "training": 576},
+         "class_mix": {"arch": 12, "whorl": 69}, "per_image": list(range(40))}))
+    (out / "metrics" / "08_stylegan.json").write_text(json.dumps(
+        {"fid": {"floor: real vs real": 0.91, "generated vs real": 3.68},
+         "matchers": {"bozorth3": {"eer": 0.0003, "n_impostor": 1770, "tar_at_far_1e-4": 0.98}}}))
+    figure = (np.indices((60, 90)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    Image.fromarray(figure).save(out / "figures" / "01-degradations.png")
+    for stem in ("01_data", "07_restoration_comparison", "09_reconstruction"):
+        _notebook(out / f"{stem}.ipynb", source="profile = 'smoke'\nseed = 3")
+        _page(out / f"{stem}.html", git_state()["git_commit"])
+    return notebooks, out
+
+
+def test_git_state_flags_changes_outside_reports_only(tmp_path):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=tmp_path, check=True)
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "reports" / "quick").mkdir(parents=True)
+    (tmp_path / "reports" / "quick" / "index.html").write_text("built")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "a.py").write_text("x = 2\n")
+    state = git_state(tmp_path)
+    assert state["dirty"] is True and state["dirty_files"] == ["a.py"] and len(state["git_commit"]) == 40
+
+
+def test_manifest_records_commit_dirty_flag_seeds_data_precision_and_device(study):
+    notebooks, out = study
+    build_index("smoke", {"01_data": 1.5}, out, notebooks_dir=notebooks)
+    manifest = json.loads((out / "manifest.json").read_text())
+    here = git_state()
+    assert manifest["git_commit"] == here["git_commit"] and manifest["dirty"] == here["dirty"]
+    assert isinstance(manifest["dirty"], bool)
+    assert manifest["profile"] == "smoke" and manifest["settings"]["name"] == "smoke"
+    assert manifest["seeds"] == {"01_data": 3, "07_restoration_comparison": 3, "09_reconstruction": 3}
+    assert manifest["data_hash"] == "ab" * 32
+    assert manifest["precision"] in ("bf16", "fp32")
+    assert manifest["device"]["cpu_model"] and manifest["device"]["cpu_count"] >= 1
+    assert manifest["packages"]["pandas"] == pd.__version__
+
+
+def test_seed_comes_from_papermill_parameters_before_the_parameters_cell(tmp_path):
+    _notebook(tmp_path / "05_unet.ipynb", source="seed = 0")
+    nb = json.loads((tmp_path / "05_unet.ipynb").read_text())
+    nb["metadata"]["papermill"] = {"parameters": {"seed": 7}}
+    (tmp_path / "05_unet.ipynb").write_text(json.dumps(nb))
+    _notebook(tmp_path / "02_identity.ipynb", source="profile = None")
+    assert notebook_seeds(tmp_path) == {"05_unet": 7}
+
+
+def test_index_warns_about_pages_from_another_commit_missing_or_older_than_the_build(study):
+    notebooks, out = study
+    page = build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
+    assert "Mixed provenance" not in page and "built by this build" in page
+    _page(out / "09_reconstruction.html", "0" * 40)
+    (out / "07_restoration_comparison.html").unlink()
+    page = build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
+    warning = page[page.index("Mixed provenance"):page.index("</div>", page.index("Mixed provenance"))]
+    assert "09_reconstruction: built from commit 0000000000" in warning
+    assert "07_restoration_comparison: no HTML" in warning and "01_data" not in warning
+    page = build_index("smoke", {}, out, notebooks_dir=notebooks, started=time.time() + 60).read_text()
+    assert "01_data: HTML from" in page and "before this build started" in page
+
+
+def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
+    _notebook(tmp_path / "01_tiny.ipynb", source="profile = None\nseed = 5")
+    out = tmp_path / "out"
+    out.mkdir()
+    execute(NotebookRun(tmp_path / "01_tiny.ipynb", {}), "smoke", out)
+    commit = git_state()["git_commit"]
+    assert json.loads((out / "01_tiny.ipynb").read_text())["metadata"]["fpnb"]["build"]["commit"] == commit
+    assert html_commit(out / "01_tiny.html") == commit
+    assert notebook_seeds(out) == {"01_tiny": 5}
+
+
+def test_unresolved_tar_renders_as_not_resolved():
+    assert cell_text("tar_at_far_1e-3", None, n_impostor=552) == "not resolved (552 impostor pairs)"
+    assert cell_text("cross_impression_tar", float("nan")) == "not resolved"
+    # a table written before the check: 552 impostor pairs cannot resolve FAR 0.1 %
+    assert cell_text("tar_at_far_1e-3", 0.583, (0.375, 0.79), n_impostor=552).startswith("not resolved")
+    assert cell_text("tar_at_far_1e-3", 0.9333, (0.8667, 0.9833), n_impostor=3540) == "93.3% (86.7–98.3%)"
+
+
+def test_values_read_as_three_significant_digits_with_intervals_and_counts_whole():
+    values = (0.82482, 15.781, 0.0970, 104.32, 0.0, 1.0)
+    assert [sig3(v) for v in values] == ["0.825", "15.8", "0.0970", "104", "0", "1.00"]
+    assert cell_text("ssim", 0.82482, (0.80717, 0.84162)) == "0.825 (0.807–0.842)"
+    assert cell_text("params", 1945521.0) == "1,945,521" and cell_text("eer", 0.0126) == "1.26%"
+    assert cell_text("data_hash", "ab" * 32) == "abababababababab…"
+    shown = display_frame(pd.read_csv(pd.io.common.StringIO(WIDE_HEADLINE), index_col=0))
+    assert shown.loc["unet_ms_ssim_l1", "PSNR (dB)"] == "15.8 (15.2–16.4)"
+    assert shown.loc["unet_seed_mse", "cross-impression TAR"] == "not resolved (552 impostor pairs)"
+    assert len(column_groups(shown)) > 1, "a table this wide is split to fit 1,280 px"
+
+
+def test_index_tells_the_story_with_figures_conclusions_and_definitions(study):
+    notebooks, out = study
+    page = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks).read_text()
+    assert page.count("data:image/jpeg;base64,") == 1 and "01-degradations.png" in page
+    assert "Best pixel fidelity: unet_ms_ssim_l1, SSIM 0.825 (0.807–0.842) on 60 test images of 20 fingers" in page
+    assert "test-split masters: TAR at FAR 0.1 % not resolved (552 impostor pairs)" in page
+    assert "not defined yet" not in page and "Structural similarity" in page
+    assert "floor: masters vs masters" in page and "real vs real" not in page and "generated vs real" not in page
+    assert "40 values, 0–39" in page and "{" not in page.split("<body>")[1], "no JSON dumps"
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium: `apt-get install chromium-headless-shell`")
+def test_index_fits_1280_px_and_every_figure_loads(study):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
+    notebooks, out = study
+    index = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=BROWSER, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(index.as_uri())
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        widths = page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
+        assert widths and all(w > 0 for w in widths)
+        browser.close()
