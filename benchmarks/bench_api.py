@@ -1,7 +1,9 @@
 """Load test of the restoration service on loopback vs the model's raw batched throughput.
 
 8 concurrent clients × 25 requests of 400×275 degraded prints, measured in the same run as
-``predict_batch`` on the same images. Writes reports/bench/api.json.
+``predict_batch`` on the same images, in the precision the service resolves (bfloat16 where the
+CPU has it); the single-request latency is measured in float32 and bfloat16 side by side.
+Writes reports/bench/api.json.
 """
 from __future__ import annotations
 
@@ -17,15 +19,16 @@ from PIL import Image
 
 from fpnb.config import paths
 from fpnb.data.degradations import degrade
+from fpnb.precision import resolve
 from fpnb.restoration.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
 from fpnb.data.masters import make_impression, make_master
 
 CLIENTS, REQUESTS_PER_CLIENT, RAW_BATCH = 8, 25, 8
 
 
-def _model() -> tuple[ServedModel, str]:
+def _model(precision: str | None = None) -> tuple[ServedModel, str]:
     """The service's default shipped model, else an untrained default U-Net (same cost per image)."""
-    shipped = load_shipped_models()
+    shipped = load_shipped_models(precision=precision)
     if shipped:
         name = default_model(shipped)
         return shipped[name], f"shipped {name}"
@@ -51,9 +54,17 @@ def _post(client: httpx.Client, url: str, png: bytes, model: str) -> tuple[float
     return time.perf_counter() - start, response.status_code
 
 
+def _single_request_ms(served: ServedModel, pngs: list[bytes], n: int = 12) -> float:
+    """Median latency of one request at a time (after a warm-up request)."""
+    with serve_in_thread(create_app({served.name: served})) as url, httpx.Client(timeout=120) as client:
+        _post(client, url, pngs[0], served.name)
+        return statistics.median(_post(client, url, pngs[i % len(pngs)], served.name)[0] for i in range(n)) * 1e3
+
+
 def main() -> dict:
     served, weights = _model()
     images, pngs = _uploads(RAW_BATCH)
+    by_precision = {p: round(_single_request_ms(_model(p)[0], pngs), 1) for p in ("fp32", "bf16")}
     served.predict(images)  # warm-up: graph tracing
     start = time.perf_counter()
     rounds = 4
@@ -87,7 +98,9 @@ def main() -> dict:
         "raw_images_per_s": raw_images_per_s,
         "served_requests_per_s": served_per_s,
         "served_over_raw": served_per_s / raw_images_per_s,
+        "precision": resolve(),
         "single_request_ms_p50": single_ms,
+        "single_request_ms_p50_by_precision": by_precision,
         "p50_ms": float(np.percentile(latencies, 50)) * 1e3,
         "p95_ms": p95_ms,
         "p95_over_single": p95_ms / single_ms,

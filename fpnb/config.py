@@ -39,6 +39,9 @@ class Profile:
     epochs: int = 20
     steps_per_epoch: int = 100
     n_eval_images: int = 200
+    # hyperparameter search (fpnb.restoration.search): trials of search_epochs short epochs each
+    search_trials: int = 24
+    search_epochs: int = 8
     # synthesis (fpnb.synthesis.stylegan)
     gan_resolution: int = 128
     gan_channels: int = 128
@@ -55,13 +58,14 @@ class Profile:
 _PROFILES = {
     "smoke": Profile(
         "smoke", ships_weights=False, small_models=True, n_identities=20, n_impressions=2, n_match_identities=6,
-        crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4,
+        crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4, search_trials=1, search_epochs=1,
         gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
         printnet_steps=2, encoder_steps=2, n_recon_eval=4,
     ),
     "quick": Profile(
         "quick", n_identities=240, n_impressions=3, n_match_identities=60,
-        crop_size=128, batch_size=8, epochs=16, steps_per_epoch=60, n_eval_images=60,
+        crop_size=128, batch_size=8, epochs=16, steps_per_epoch=60, n_eval_images=60, search_trials=8,
+        search_epochs=4,
         gan_resolution=64, gan_channels=64, gan_steps=2500, gan_batch=16, n_gan_samples=200,
         printnet_steps=600, encoder_steps=3000, n_recon_eval=60,
     ),

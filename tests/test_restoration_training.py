@@ -189,7 +189,7 @@ def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_pa
     assert not study._is_shipped_for(dataclasses.replace(run, kwargs={**run.kwargs, "depth": 3}), quick)
 
 
-def test_ship_rewrites_weights_only_when_they_changed(tmp_path, monkeypatch):
+def test_ship_rewrites_weights_and_card_only_when_retrained(tmp_path, monkeypatch):
     import pandas as pd
 
     from fpnb.restoration import study
@@ -202,8 +202,22 @@ def test_ship_rewrites_weights_only_when_they_changed(tmp_path, monkeypatch):
     study.ship(_tiny_unet(), run, quick, tmp_path, history, {"ssim": 0.5})
     weights = study.shipped_paths(run)[0]
     before = weights.read_bytes()
+    card_before = study.shipped_paths(run)[1].read_bytes()
     card = study.ship(training.load_restoration_model(weights), run, quick, tmp_path, history, {"ssim": 0.6})
-    assert weights.read_bytes() == before and json.loads(card.read_text())["metrics"] == {"ssim": 0.6}
+    assert weights.read_bytes() == before and card.read_bytes() == card_before  # reused: card keeps its metrics
+    assert json.loads(card.read_text())["metrics"] == {"ssim": 0.5}
     study.ship(_tiny_unet(seed=1), run, quick, tmp_path, history, {"ssim": 0.7})
     assert json.loads(card.read_text())["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert weights.read_bytes() != before
+
+
+def test_a_search_trial_runs_in_smoke(tmp_path):
+    from fpnb.data.datasets import build_restoration_dataset
+    from fpnb.restoration.search import HYPERPARAMETERS, search
+
+    profile = get_profile("smoke", n_identities=6, image_height=96, image_width=80)
+    root = build_restoration_dataset(profile, seed=0, root=tmp_path / "data")
+    table = search(profile, root, directory=tmp_path / "search")
+    assert len(table) == profile.search_trials == 1
+    assert set(HYPERPARAMETERS) <= set(table.columns) and 0 <= table["val_ssim"].iloc[0] <= 1
+    assert table["params"].iloc[0] > 0

@@ -36,10 +36,10 @@ def test_quality_table_rows_and_floor_ratio():
     rng = np.random.default_rng(0)
     real_a, real_b = rng.random((6, 32, 32)), rng.random((6, 32, 32))
     table = study.quality_table(net, real_a, real_b, real_b.copy(), study.ceiling_images(real_b))
-    assert list(table.index) == ["floor: real vs real", "generated vs real", "ceiling: blurred noise",
+    assert list(table.index) == ["floor: masters vs masters", "generated vs masters", "ceiling: blurred noise",
                                  "ceiling: ridge-free"]
-    assert table.loc["generated vs real", "fid"] == pytest.approx(table.loc["floor: real vs real", "fid"])
-    assert table.loc["floor: real vs real", "ratio_to_floor"] == 1.0 and (table["n"] == 6).all()
+    assert table.loc["generated vs masters", "fid"] == pytest.approx(table.loc["floor: masters vs masters", "fid"])
+    assert table.loc["floor: masters vs masters", "ratio_to_floor"] == 1.0 and (table["n"] == 6).all()
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,9 @@ def test_print_statistics_of_masters(masters):
 
 def test_diversity_flags_two_identical_prints(masters):
     result = study.diversity(np.stack([masters[0], masters[0]]), get_matcher("bozorth3"), masters[1:])
-    assert result["n_pairs"] == 1 and result["n_real_pairs"] == 3
+    assert result["n_pairs"] == 1 and result["n_master_pairs"] == 3
     assert result["n_above"] == 1 and result["fraction_above"] == 1.0
-    assert result["scores"][0] > result["real_scores"].max()
+    assert result["scores"][0] > result["master_scores"].max()
 
 
 def test_to_native_brings_prints_to_the_masters_side(masters):

@@ -143,7 +143,8 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
          metrics: dict) -> Path | None:
     """Save weights, training log and model card under ``weights/`` (never for smoke).
 
-    Reused shipped weights are not rewritten: a ``.keras`` file's bytes change on every save.
+    Reused shipped weights, their log and card are left alone: a ``.keras`` file's bytes change on
+    every save, and a card changes only when its model is retrained.
     """
     from fpnb.restoration.models import inference_network
     from fpnb.data.datasets import data_hash
@@ -151,13 +152,14 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
 
     if not profile.ships_weights:
         return None
-    weights, _, log = shipped_paths(run)
+    weights, card, log = shipped_paths(run)
     unchanged = False
     if _is_shipped_for(run, profile):
         old, new = load_restoration_model(weights).get_weights(), inference_network(model).get_weights()
         unchanged = len(old) == len(new) and all(np.array_equal(a, b) for a, b in zip(old, new))
-    if not unchanged:
-        save_model(model, weights)
+    if unchanged:  # reused as shipped: its card keeps the data and metrics it was trained and measured with
+        return card
+    save_model(model, weights)
     history.to_csv(log, index=False)
     return save_model_card(weights, profile, data_hash(root), metrics, run_config(run, profile))
 

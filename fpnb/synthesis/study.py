@@ -145,19 +145,19 @@ def quality_table(net, real_a: np.ndarray, real_b: np.ndarray, generated: np.nda
                   ceiling: np.ndarray | dict[str, np.ndarray]) -> pd.DataFrame:
     """FID-style distance (PrintNet last-stage features) of each set to ``real_a``: floor, generated, ceiling(s).
 
-    The floor compares two disjoint sets of real masters. The distance is biased by the set
+    The floor compares two disjoint sets of masters. The distance is biased by the set
     sizes, so compare rows of equal n (pass as many generated and ceiling images as ``real_b``).
     """
     from fpnb.synthesis.printnet import embed
 
     ceilings = ceiling if isinstance(ceiling, dict) else {"ceiling": ceiling}
-    sets = {"floor: real vs real": real_b, "generated vs real": generated,
+    sets = {"floor: masters vs masters": real_b, "generated vs masters": generated,
             **{f"ceiling: {name}": images for name, images in ceilings.items()}}
     reference = embed(net, real_a)
     rows = {name: {"fid": frechet_distance(embed(net, images), reference), "n": len(images),
                    "n_reference": len(real_a)} for name, images in sets.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table["ratio_to_floor"] = table["fid"] / table.loc["floor: real vs real", "fid"]
+    table["ratio_to_floor"] = table["fid"] / table.loc["floor: masters vs masters", "fid"]
     return table
 
 
@@ -192,12 +192,12 @@ def _pairs(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
 
 def diversity(images: np.ndarray, matcher, reference: np.ndarray, far: float = 1e-3,
               max_pairs: int | None = None, seed: int = 0) -> dict:
-    """Impostor scores among generated prints against the threshold at ``far`` on real impostor pairs.
+    """Impostor scores among generated prints against the threshold at ``far`` on master impostor pairs.
 
-    ``reference``: real prints of distinct identities (their pairs are the real impostors). Both sets
+    ``reference``: masters of distinct identities (their pairs are the master impostors). Both sets
     are compared at the masters' scale (``fpnb.data.datasets.to_native``). With independent identities about
     far x n_pairs generated pairs pass the threshold by chance; ``p_value`` (one-sided binomial)
-    says whether more do. ``threshold`` is only resolved when n_real_pairs >= 1 / far.
+    says whether more do. ``threshold`` is only resolved when n_master_pairs >= 1 / far.
     """
     from scipy.stats import binomtest
 
@@ -206,11 +206,11 @@ def diversity(images: np.ndarray, matcher, reference: np.ndarray, far: float = 1
     generated, real = to_native(images), to_native(reference)
     pairs, real_pairs = _pairs(len(generated), max_pairs, seed), _pairs(len(real), max_pairs, seed)
     scores = matcher.scores((generated[i], generated[j]) for i, j in pairs)
-    real_scores = matcher.scores((real[i], real[j]) for i, j in real_pairs)
-    threshold = threshold_at_far(real_scores, far)
+    master_scores = matcher.scores((real[i], real[j]) for i, j in real_pairs)
+    threshold = threshold_at_far(master_scores, far)
     n_above = int((scores >= threshold).sum())
-    return {"scores": scores, "pairs": pairs, "real_scores": real_scores, "threshold": threshold, "far": far,
-            "n_pairs": len(pairs), "n_real_pairs": len(real_pairs), "n_above": n_above,
+    return {"scores": scores, "pairs": pairs, "master_scores": master_scores, "threshold": threshold, "far": far,
+            "n_pairs": len(pairs), "n_master_pairs": len(real_pairs), "n_above": n_above,
             "fraction_above": n_above / max(len(pairs), 1), "expected_above": far * len(pairs),
             "p_value": float(binomtest(n_above, len(pairs), far, alternative="greater").pvalue) if len(pairs) else 1.0,
             "max_score": float(scores.max()) if len(scores) else math.nan,
@@ -279,14 +279,14 @@ def distributions_figure(stats: dict[str, pd.DataFrame],
 
 
 def diversity_figure(result: dict):
-    """Histograms of impostor scores: real pairs vs generated pairs, with the threshold at the FAR."""
+    """Histograms of impostor scores: master pairs vs generated pairs, with the threshold at the FAR."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3))
-    values = np.concatenate([result["real_scores"], result["scores"]])
+    values = np.concatenate([result["master_scores"], result["scores"]])
     bins = np.histogram_bin_edges(values, bins=30) if len(values) else 10
-    ax.hist(result["real_scores"], bins=bins, alpha=0.5, density=True,
-            label=f"real impostors ({result['n_real_pairs']})")
+    ax.hist(result["master_scores"], bins=bins, alpha=0.5, density=True,
+            label=f"master impostors ({result['n_master_pairs']})")
     ax.hist(result["scores"], bins=bins, alpha=0.5, density=True, label=f"generated pairs ({result['n_pairs']})")
     if np.isfinite(result["threshold"]):
         ax.axvline(result["threshold"], color="k", ls="--", label=f"threshold at FAR {result['far']:g}")

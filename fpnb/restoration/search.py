@@ -1,0 +1,89 @@
+"""Hyperparameter search for the study U-Net with KerasTuner, as seed 000 searched its U-Net.
+
+The space: width (base filters), depth, batch normalisation, dropout, Adam's learning rate and the
+loss (MSE, MAE, MS-SSIM, MS-SSIM + L1 with its mix). Each trial trains on the profile's crops for
+``profile.search_epochs`` short epochs and is scored by validation SSIM; the winner is a
+configuration to train at the full budget, not a shipped model. Trials run in the profile's
+precision and resume from ``runs/<profile>/search`` (KerasTuner's own oracle files).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fpnb.config import Profile, paths
+
+HYPERPARAMETERS = ("base_filters", "depth", "batch_norm", "dropout", "learning_rate", "loss", "ms_ssim_weight")
+
+
+def _ms_ssim_l1(alpha: float):
+    """The MS-SSIM + L1 loss with the trial's mix ``alpha``."""
+    from fpnb.restoration.models import ms_ssim_l1_parts
+
+    def ms_ssim_l1(y_true, y_pred):
+        return ms_ssim_l1_parts(y_true, y_pred, alpha=alpha)["loss"]
+
+    return ms_ssim_l1
+
+
+def _build(hp, small: bool):
+    """One trial's compiled U-Net (KerasTuner calls this with its HyperParameters)."""
+    import keras
+
+    from fpnb.restoration import models
+
+    widths = [4, 8] if small else [12, 16, 24, 32]
+    model = models.unet(depth=hp.Choice("depth", [3, 4]), base_filters=hp.Choice("base_filters", widths),
+                        batch_norm=hp.Boolean("batch_norm", default=True),
+                        dropout=hp.Choice("dropout", [0.0, 0.05, 0.1, 0.2]))
+    loss = hp.Choice("loss", ["mse", "mae", "ms_ssim", "ms_ssim_l1"])
+    weight = hp.Float("ms_ssim_weight", 0.5, 0.95, step=0.05, parent_name="loss", parent_values=["ms_ssim_l1"])
+    loss_fn = _ms_ssim_l1(weight) if loss == "ms_ssim_l1" else models.LOSSES[loss]
+    optimizer = keras.optimizers.Adam(hp.Float("learning_rate", 3e-4, 1e-2, sampling="log"))
+    model.compile(optimizer=optimizer, loss=loss_fn, metrics=[models.ssim], jit_compile=False)
+    return model
+
+
+def search(profile: Profile, root: Path, seed: int = 0, directory: Path | None = None,
+           overwrite: bool = False) -> pd.DataFrame:
+    """Run (or resume) the profile's search; one row per trial: hyperparameters, val SSIM, parameters."""
+    import keras_tuner as kt
+
+    from fpnb.data.datasets import list_pairs, tf_pairs
+    from fpnb.precision import keras_precision, resolve
+
+    directory = directory or paths.runs / profile.name / "search"
+    train = tf_pairs(root, "training", profile.batch_size, profile.crop_size, seed=seed)
+    val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
+    validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)
+    tuner = kt.RandomSearch(lambda hp: _build(hp, profile.small_models), objective=kt.Objective("val_ssim", "max"),
+                            max_trials=profile.search_trials, seed=seed, directory=str(directory),
+                            project_name="unet", overwrite=overwrite)
+    with keras_precision(resolve(profile)):
+        tuner.search(train, epochs=profile.search_epochs, steps_per_epoch=profile.steps_per_epoch,
+                     validation_data=val, validation_steps=validation_steps, verbose=0)
+    rows = []
+    for trial in tuner.oracle.get_best_trials(num_trials=profile.search_trials):
+        values = trial.hyperparameters.values
+        rows.append({"trial": trial.trial_id, **{k: values.get(k) for k in HYPERPARAMETERS},
+                     "val_ssim": trial.score, "params": tuner.hypermodel.build(trial.hyperparameters).count_params()})
+    return pd.DataFrame(rows).set_index("trial")
+
+
+def search_figure(table: pd.DataFrame):
+    """Validation SSIM of every trial against its width, learning rate and loss."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+    axes[0].scatter(table["base_filters"], table["val_ssim"])
+    axes[0].set(xlabel="base filters", ylabel="validation SSIM")
+    axes[1].scatter(table["learning_rate"], table["val_ssim"])
+    axes[1].set(xlabel="Adam learning rate", xscale="log")
+    losses = sorted(table["loss"].unique())
+    axes[2].scatter([losses.index(v) for v in table["loss"]], table["val_ssim"])
+    axes[2].set_xticks(range(len(losses)), losses)
+    axes[2].set(xlabel="loss")
+    fig.suptitle(f"{len(table)} search trials (one point each)", fontsize=9)
+    fig.tight_layout()
+    return fig
