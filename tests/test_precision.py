@@ -85,3 +85,18 @@ def test_bf16_restoration_agrees_with_float32():
     bf16 = r.predict_image(r.with_precision(model, "bf16"), image)
     assert fp32.shape == bf16.shape == image.shape[:2] and bf16.dtype == np.float32
     assert ssim(bf16, fp32) >= 0.99
+
+
+@pytest.mark.parametrize("name, kwargs", [("conv_dense", {"input_shape": (32, 32, 3), "hidden_units": 8}),
+                                          ("autoencoder", {"filters": (4, 4, 4)}),
+                                          ("unet", {"depth": 2, "base_filters": 4}),
+                                          ("pix2pix", {"depth": 3, "base_filters": 4})])
+def test_every_builder_outputs_float32_under_bf16(name, kwargs):
+    import numpy as np
+
+    from fpnb.restoration import models as r
+
+    with precision.keras_precision("bf16"):
+        model = r.build_model(name, **kwargs)
+    x = np.random.default_rng(0).random((2, 32, 32, 3), np.float32)
+    assert np.asarray(r.inference_network(model)(x)).dtype == np.float32

@@ -151,7 +151,7 @@ def conv_dense(input_shape: tuple[int, int, int] = (128, 128, 3),
     x = layers.Flatten()(x)                                              # (H/8 * W/8 * 64,)
     x = layers.Dense(hidden_units, activation="relu")(x)                 # (hidden,)
     x = layers.Dense(height * width, activation="sigmoid", dtype="float32")(x)  # (H * W,)
-    outputs = layers.Reshape((height, width, 1))(x)                      # (H, W, 1)
+    outputs = layers.Reshape((height, width, 1), dtype="float32")(x)     # (H, W, 1)
     return keras.Model(inputs, outputs, name="conv_dense")
 
 
