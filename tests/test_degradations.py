@@ -91,3 +91,14 @@ def test_degraded_inputs_are_light_and_barely_coloured_as_chalearn_inputs():
     stats = [realism.colour_stats(degradations.degrade(masters.make_impression(master, s), s)) for s in range(12)]
     means, saturations = [s["mean"] for s in stats], [s["saturation"] for s in stats]
     assert 0.55 <= np.median(means) <= 0.9 and np.median(saturations) <= 0.15
+
+
+def test_skipped_steps_leave_every_other_draw_unchanged(clean):
+    everything = degradations.degrade(clean, 1)  # seed 1 draws an occlusion and a blur among other steps
+    assert np.array_equal(degradations.degrade(clean, 1, skip=()), everything)
+    without = degradations.degrade(clean, 1, skip=degradations.LOSSY)
+    assert not np.array_equal(without, everything)
+    assert np.array_equal(without, degradations.degrade(clean, 1, skip=("occlusion", "blur")))
+    assert np.array_equal(degradations.degrade(clean, 1, skip=("scratches",)), everything)  # a step seed 1 does not draw
+    with pytest.raises(ValueError, match="skip"):
+        degradations.degrade(clean, 1, skip=("smudge",))

@@ -104,3 +104,21 @@ def test_clustered_bootstrap_is_wider_on_clustered_data():
     per_finger = np.subtract(*bootstrap_ci(values, n=500, seed=1, groups=groups)[::-1])
     assert per_finger > 1.4 * per_image  # about sqrt(3) wider
     assert bootstrap_ci(values, n=50, seed=2, groups=groups) == bootstrap_ci(values, n=50, seed=2, groups=groups)
+
+
+def test_masked_ssim_is_the_ssim_map_over_the_mask():
+    from fpnb.identity.metrics import masked_ssim, ssim
+
+    rng = np.random.default_rng(0)
+    target = rng.random((48, 40))
+    pred = target.copy()
+    pred[:, 20:] = rng.random((48, 20))  # right half wrong, left half exact
+    whole = np.ones_like(target, dtype=bool)
+    assert masked_ssim(pred, target, whole) == pytest.approx(ssim(pred, target))
+    left = np.zeros_like(whole)
+    left[:, :14] = True  # away from the 7x7 windows that see the right half
+    assert masked_ssim(pred, target, left) == pytest.approx(1.0)
+    assert masked_ssim(pred, target, ~left) < 0.5
+    assert np.isnan(masked_ssim(pred, target, np.zeros_like(whole)))
+    with pytest.raises(ValueError, match="mask"):
+        masked_ssim(pred, target, whole[:10])

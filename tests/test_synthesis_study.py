@@ -79,3 +79,23 @@ def test_to_native_brings_prints_to_the_masters_side(masters):
 
     assert to_native(masters).shape == (4, NATIVE_SIDE, NATIVE_SIDE)
     assert to_native(masters[:, :32, :32], native_scale(32)).shape == (4, NATIVE_SIDE, NATIVE_SIDE)
+
+
+def test_variation_split_tells_noise_from_latent(torch_one_thread):
+    import torch
+
+    from fpnb.synthesis.stylegan import Generator, NoiseInjection
+    from fpnb.synthesis.study import variation_split
+
+    torch.manual_seed(0)
+    generator = Generator(32, style_dim=32, n_mlp=2, channels=8).eval()
+    table = variation_split(generator, n_pairs=3)
+    # noise weights start at zero: resampling only the noise changes nothing, only w changes everything
+    assert len(table) == 3 and (table["pixel_noise_fraction"] == 0).all()
+    assert np.allclose(table["pixel_w_fraction"], 1.0) and (table["pixel_both"] > 0).all()
+    with torch.no_grad():
+        for module in generator.modules():
+            if isinstance(module, NoiseInjection):
+                module.weight.fill_(5.0)
+    loud = variation_split(generator, n_pairs=3)
+    assert (loud["pixel_noise_fraction"] > 0.1).all()

@@ -37,6 +37,11 @@ def _derived_seed(seed: int, *key: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
 
 
+def _input_seed(seed: int, identity: int, impression: int) -> int:
+    """Seed of the degradation that makes an impression's input."""
+    return _derived_seed(seed, identity, impression, 2)
+
+
 def split_identities(n_identities: int, val_fraction: float, test_fraction: float, seed: int) -> list[str]:
     """Split name of every identity; disjoint by construction, each non-empty split drawn at random."""
     if n_identities < 1:
@@ -87,7 +92,7 @@ def _build_identity(root: Path, identity: int, split: str, params: dict) -> tupl
     for impression in range(params["n_impressions"]):
         stem = f"{identity:05d}_{impression:02d}"
         target = masters.make_impression(master, _derived_seed(seed, identity, impression, 1))
-        degraded = degradations.degrade(target, _derived_seed(seed, identity, impression, 2), params["degrade_strength"])
+        degraded = degradations.degrade(target, _input_seed(seed, identity, impression), params["degrade_strength"])
         _write_image(root / f"{split}_input" / f"{stem}.jpg", cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR),
                      cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"])
         _write_image(root / f"{split}_ground-truth" / f"{stem}.png", _to_uint8(target))
@@ -262,6 +267,20 @@ def load_pairs(root: Path | str, split: str, limit: int | None = None) -> tuple[
     x = _stack(inputs, [a for a, _ in pairs])
     y = _stack(targets, [b for _, b in pairs]).astype(np.float32) / 255.0
     return x, y, [a.stem for a, _ in pairs]
+
+
+def regenerate_input(root: Path | str, name: str, target: np.ndarray, skip: tuple[str, ...] = ()) -> np.ndarray:
+    """The input of pair ``name`` (``<identity>_<impression>``) of a synthetic build, made again from its
+    ``target`` (as loaded) and recorded seed, with the degradation steps in ``skip`` left out; RGB uint8."""
+    manifest = Path(root) / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: not a synthetic build of this study (no manifest)")
+    params = json.loads(manifest.read_text())["parameters"]
+    identity, impression = (int(part) for part in name.split("_"))
+    rgb = degradations.degrade(target, _input_seed(params["seed"], identity, impression),
+                               params["degrade_strength"], skip=skip)
+    _, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"]])
+    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def load_print_folder(path: Path | str, exts: tuple[str, ...] = ("png", "tif", "tiff", "bmp", "jpg")

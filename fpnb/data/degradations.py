@@ -8,7 +8,7 @@ output is the target.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import cv2
 import numpy as np
@@ -337,14 +337,28 @@ def as_rgb(clean: np.ndarray) -> np.ndarray:
     return np.repeat(clean.astype(np.float32)[..., None], 3, axis=2)
 
 
-def degrade(clean: np.ndarray, seed: int, strength: float = 1.0) -> np.ndarray:
-    """ChaLearn-like input for a clean grey target: RGB uint8, same height and width, pixel-aligned."""
+# Steps that take information away from the print rather than add removable clutter: covering
+# banners and smudges, defocus and lost resolution (the restoration ceiling leaves them out).
+LOSSY = ("banner", "occlusion", "local_blur", "blur", "resample")
+LOCAL_LOSSY = ("banner", "occlusion", "local_blur")
+
+
+def degrade(clean: np.ndarray, seed: int, strength: float = 1.0, skip: Collection[str] = ()) -> np.ndarray:
+    """ChaLearn-like input for a clean grey target: RGB uint8, same height and width, pixel-aligned.
+
+    Steps named in ``skip`` are drawn but not applied, so every other step makes the same draws as
+    without ``skip`` (the same input, less those steps).
+    """
     _check_strength(strength)
+    unknown = set(skip) - set(DEGRADATIONS)
+    if unknown:
+        raise ValueError(f"skip: unknown degradations {sorted(unknown)}, expected some of {tuple(DEGRADATIONS)}")
     image = as_rgb(clean)
     rng = np.random.default_rng(seed)
     for name, function in DEGRADATIONS.items():
         if rng.random() < PROBABILITIES[name]:
-            image = function(image, rng, strength)
+            changed = function(image, rng, strength)
+            image = image if name in skip else changed
     return (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 

@@ -49,6 +49,22 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     return float(structural_similarity(target, pred, data_range=1.0))
 
 
+def masked_ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+    """Mean of the SSIM map (as ``ssim``: its 3-pixel border left out) where ``mask`` is true; NaN for an empty mask."""
+    from skimage.metrics import structural_similarity
+
+    pred, target = _pair(pred, target)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != pred.shape:
+        raise ValueError(f"mask: shape {mask.shape} differs from the images' {pred.shape}")
+    inner = np.zeros_like(mask)
+    inner[3:-3, 3:-3] = mask[3:-3, 3:-3]  # skimage's mean leaves out the half-window border
+    if not inner.any():
+        return float("nan")
+    _, full = structural_similarity(target, pred, data_range=1.0, full=True)
+    return float(full[inner].mean())
+
+
 def pixel_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """MAE, PSNR and SSIM of one prediction against its target."""
     return {"mae": mae(pred, target), "psnr": psnr(pred, target), "ssim": ssim(pred, target)}

@@ -17,9 +17,13 @@ import pandas as pd
 
 from fpnb.config import Profile, paths
 from fpnb.identity.matchers import extract_minutiae, get_matcher
-from fpnb.identity.metrics import bootstrap_ci, far_resolved, minutiae_prf, pixel_metrics, threshold_at_far
+from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
+                                  threshold_at_far)
 
 MATCHER = "bozorth3"
+# the real-print fixture: two impressions of one finger and one of another (MIT, tests/data/real_prints_afis/README.md)
+REAL_FIXTURE = paths.root / "tests" / "data" / "real_prints_afis"
+COVERED_LEVEL = 12  # grey levels an input must change by to count as covered by a lossy step
 
 
 @dataclass(frozen=True)
@@ -328,3 +332,107 @@ def worst_cases(profile: Profile, runs: list[str], column: str = "minutiae_f1") 
         table = pd.read_csv(paths.table(profile, name))
         rows.append(table.nsmallest(1, column).assign(run=name))
     return pd.concat(rows, ignore_index=True)[["run", "name", column, "ssim", "match_score"]]
+
+
+def ceiling(model, root: Path, split: str = "test", n: int | None = None) -> pd.DataFrame:
+    """How much of the gap to a perfect restoration is information the input no longer holds.
+
+    Each target's input is made again from its recorded seed three ways (``datasets.regenerate_input``):
+    as in the set; without the local lossy steps (banners, smudges, local blur), whose area is where
+    the two differ; and without any lossy step (``degradations.LOSSY``, blur and lost resolution too).
+    Per image: SSIM and minutiae F1 of the restored set-like input, SSIM inside and outside the
+    covered area, and SSIM and F1 of the restored input without lossy steps.
+    """
+    from fpnb.data.datasets import load_pairs, regenerate_input
+    from fpnb.data.degradations import LOCAL_LOSSY, LOSSY
+    from fpnb.restoration.models import predict_batch
+
+    _, targets, names = load_pairs(root, split, limit=n)
+    rows = []
+    for name, target in zip(names, targets):
+        full = regenerate_input(root, name, target)
+        covered = np.abs(full.astype(np.int16) - regenerate_input(root, name, target, skip=LOCAL_LOSSY)).max(axis=2)
+        covered = covered > COVERED_LEVEL
+        pred, pred_clear = predict_batch(model, np.stack([full, regenerate_input(root, name, target, skip=LOSSY)]))
+        truth = extract_minutiae(target)
+        rows.append({"name": name, "identity": identity_of(name), "covered_fraction": float(covered.mean()),
+                     "ssim": ssim(pred, target), "ssim_covered": masked_ssim(pred, target, covered),
+                     "ssim_uncovered": masked_ssim(pred, target, ~covered),
+                     "ssim_without_lossy": ssim(pred_clear, target),
+                     "minutiae_f1": minutiae_prf(extract_minutiae(pred), truth)["f1"],
+                     "minutiae_f1_without_lossy": minutiae_prf(extract_minutiae(pred_clear), truth)["f1"]})
+    return pd.DataFrame(rows)
+
+
+def ceiling_summary(table: pd.DataFrame, seed: int = 0) -> dict:
+    """Mean and identity-bootstrap 95 % CI of each ``ceiling`` column (covered-area SSIM over the images that have one)."""
+    out = {"n": int(len(table)), "images_with_covered_area": int((table["covered_fraction"] > 0).sum()),
+           "covered_fraction": float(table["covered_fraction"].mean())}
+    for column in ("ssim", "ssim_covered", "ssim_uncovered", "ssim_without_lossy", "minutiae_f1",
+                   "minutiae_f1_without_lossy"):
+        rows = table[table[column].notna()]
+        out[column] = float(rows[column].mean()) if len(rows) else None
+        out[f"{column}_ci"] = (list(bootstrap_ci(rows[column].to_numpy(float), seed=seed,
+                                                 groups=rows["identity"].astype(str).to_numpy())) if len(rows) else None)
+    return out
+
+
+def finger_of(file_name: str) -> str:
+    """Finger of a real print named ``<finger>_<impression>.<ext>`` (NIST and FVC folders)."""
+    return Path(file_name).stem.rsplit("_", 1)[0]
+
+
+@dataclass
+class RealPrintCheck:
+    """Real prints degraded by the study's pipeline and restored: per-print and per-pair tables, the images."""
+
+    prints: pd.DataFrame
+    pairs: pd.DataFrame
+    clean: np.ndarray
+    degraded: np.ndarray
+    restored: np.ndarray
+
+
+def real_print_check(model, threshold: float, folder: str | Path = REAL_FIXTURE, seed: int = 0,
+                     matcher: str = MATCHER) -> RealPrintCheck:
+    """Degrade each real print of ``folder`` (``datasets.load_print_folder``; one size, named
+    ``<finger>_<impression>``) with seed ``seed + k``, restore it, and score: minutiae F1 against the clean
+    print, and the matcher's score against every clean *other* print, accepted at ``threshold``; the clean
+    and degraded prints are scored the same way as baselines."""
+    from fpnb.data.datasets import load_print_folder
+    from fpnb.data.degradations import degrade
+    from fpnb.restoration.models import predict_batch
+
+    clean, files = load_print_folder(folder)
+    fingers = [finger_of(f) for f in files]
+    degraded = np.stack([degrade(image, seed + k) for k, image in enumerate(clean)])
+    restored = predict_batch(model, degraded)
+    grey = degraded.mean(axis=3).astype(np.float32) / 255.0
+    truths = [extract_minutiae(image) for image in clean]
+    prints = pd.DataFrame([{"file": f, "finger": finger,
+                            "minutiae_f1_degraded": minutiae_prf(extract_minutiae(g), truth)["f1"],
+                            "minutiae_f1_restored": minutiae_prf(extract_minutiae(r), truth)["f1"]}
+                           for f, finger, g, r, truth in zip(files, fingers, grey, restored, truths)])
+    scorer = get_matcher(matcher)
+    rows = []
+    for i, j in ((i, j) for i in range(len(files)) for j in range(len(files)) if i != j):
+        row = {"probe": files[i], "reference": files[j], "finger": fingers[i], "genuine": fingers[i] == fingers[j]}
+        for kind, probes in (("clean", clean), ("degraded", grey), ("restored", restored)):
+            row[f"score_{kind}"] = scorer.score(probes[i], clean[j])
+            row[f"accepted_{kind}"] = bool(row[f"score_{kind}"] >= threshold)
+        rows.append(row)
+    return RealPrintCheck(prints, pd.DataFrame(rows), clean, grey, restored)
+
+
+def real_print_summary(check: RealPrintCheck) -> dict:
+    """Mean minutiae F1 (degraded, restored) and the acceptance of genuine and impostor pairs of each kind, with counts."""
+    genuine, impostor = check.pairs[check.pairs["genuine"]], check.pairs[~check.pairs["genuine"]]
+    out = {"n_prints": int(len(check.prints)), "n_genuine_pairs": int(len(genuine)),
+           "n_impostor_pairs": int(len(impostor))}
+    for kind in ("degraded", "restored"):
+        out[f"minutiae_f1_{kind}"] = float(check.prints[f"minutiae_f1_{kind}"].mean())
+    for kind in ("clean", "degraded", "restored"):
+        out[f"genuine_accepted_{kind}"] = float(genuine[f"accepted_{kind}"].mean()) if len(genuine) else None
+        out[f"impostor_accepted_{kind}"] = float(impostor[f"accepted_{kind}"].mean()) if len(impostor) else None
+    return out
+
