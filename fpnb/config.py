@@ -79,6 +79,11 @@ _PROFILES = {
 }
 
 
+def profile_rank(name: str | None) -> int:
+    """Strength of a profile: smoke 0 < quick 1 < full 2 (-1: none or unknown)."""
+    return PROFILE_NAMES.index(name) if name in PROFILE_NAMES else -1
+
+
 def default_profile_name() -> str:
     """The profile named by $FPNB_PROFILE, else ``smoke``."""
     return os.environ.get(PROFILE_ENV) or "smoke"
@@ -163,11 +168,10 @@ def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
 
 
 def shipped_profile() -> str:
-    """The profile the shipped weights were trained with (from their model cards), else smoke."""
-    names = set()
-    for card in sorted(paths.weights.glob("*.json")):
-        names.add(json.loads(card.read_text()).get("profile"))
-    for name in ("full", "quick"):
-        if name in names:
-            return name
-    return "smoke"
+    """The profile most shipped weights were trained with (their model cards; a tie goes to the stronger), else smoke.
+
+    Single models of a stronger profile may sit among them (``fpnb.weights_io.may_ship``).
+    """
+    names = [json.loads(card.read_text()).get("profile") for card in sorted(paths.weights.glob("*.json"))]
+    counts = {name: names.count(name) for name in PROFILE_NAMES if name in names and name != "smoke"}
+    return max(counts, key=lambda name: (counts[name], profile_rank(name))) if counts else "smoke"

@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from fpnb.config import Profile
+from fpnb.config import Profile, profile_rank
 from fpnb.files import atomic_path, write_text
 
 
@@ -35,6 +35,14 @@ def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
     meta = json.loads(card.read_text())
     wanted = {"profile": profile.name, **card_fields}
     return path if all(meta.get(k) == v for k, v in wanted.items()) else None
+
+
+def may_ship(path: Path, profile: Profile) -> bool:
+    """Whether a run of ``profile`` may write ``path`` under weights/: it ships weights, and no weights of a
+    stronger profile are there already (a quick rerun never replaces full weights)."""
+    card = card_path(path)
+    shipped = json.loads(card.read_text()).get("profile") if path.exists() and card.exists() else None
+    return profile.ships_weights and profile_rank(shipped) <= profile_rank(profile.name)
 
 
 def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str]) -> bool:

@@ -38,3 +38,16 @@ def test_save_metrics_writes_json(tmp_path, monkeypatch):
 def test_only_the_smoke_profile_keeps_weights_to_itself():
     assert [get_profile(n).ships_weights for n in PROFILE_NAMES] == [False, True, True]
     assert [get_profile(n).small_models for n in PROFILE_NAMES] == [True, False, False]
+
+
+def test_shipped_profile_is_the_one_most_cards_name(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(config, "paths", Paths(tmp_path))
+    (tmp_path / "weights").mkdir()
+    assert config.shipped_profile() == "smoke"
+    for name, profile in (("a", "quick"), ("b", "quick"), ("c", "full")):
+        (tmp_path / "weights" / f"{name}.json").write_text(json.dumps({"profile": profile}))
+    assert config.shipped_profile() == "quick"  # one full model among quick ones does not make the report full
+    (tmp_path / "weights" / "d.json").write_text(json.dumps({"profile": "full"}))
+    assert config.shipped_profile() == "full"

@@ -194,3 +194,5 @@ def test_default_model_is_the_best_test_ssim_in_the_cards():
     assert response.headers["X-Model"] == "unet_b" and np.asarray(Image.open(io.BytesIO(response.content))).min() == 255
     no_cards = {"pix2pix": served("pix2pix", None, 0.0), "unet_c": served("unet_c", None, 0.0)}
     assert default_model(no_cards) == "unet_c"
+    stronger = ServedModel("unet_full", _invert, {"profile": "full", "metrics": {"ssim": 0.7}})
+    assert default_model({**models, "unet_full": stronger}) == "unet_full"  # a full card outranks better quick SSIMs

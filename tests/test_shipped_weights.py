@@ -33,3 +33,18 @@ def test_torch_weights_load(path):
                "minutiae_encoder": reconstruction.load_encoder, "sefa_directions": editing.load_directions}
     loaded = loaders[path.stem](path)
     assert loaded is not None
+
+
+def test_weights_of_a_stronger_profile_are_never_replaced_by_a_weaker_run(tmp_path):
+    import json
+
+    from fpnb import get_profile
+    from fpnb.weights_io import may_ship
+
+    path = tmp_path / "model.keras"
+    assert may_ship(path, get_profile("quick")) and not may_ship(path, get_profile("smoke"))
+    path.write_bytes(b"weights")
+    path.with_suffix(".json").write_text(json.dumps({"profile": "full"}))
+    assert not may_ship(path, get_profile("quick")) and may_ship(path, get_profile("full"))
+    path.with_suffix(".json").write_text(json.dumps({"profile": "quick"}))
+    assert may_ship(path, get_profile("quick")) and may_ship(path, get_profile("full"))

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel
 
-from fpnb.config import paths
+from fpnb.config import paths, profile_rank
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -166,9 +166,11 @@ def load_shipped_models(weights_dir: Path | None = None, precision: str | None =
 
 
 def default_model(models: dict[str, ServedModel]) -> str:
-    """The model a request that names none gets: the best test SSIM in the model cards, else the first U-Net."""
-    scores = {name: m.card.get("metrics", {}).get("ssim") for name, m in models.items()}
-    scores = {name: s for name, s in scores.items() if isinstance(s, int | float)}
+    """The model a request that names none gets: the best test SSIM among the cards of the strongest profile
+    (a profile's test split is its own, so SSIMs compare within one), else the first U-Net."""
+    scores = {name: (profile_rank(m.card.get("profile")), m.card.get("metrics", {}).get("ssim"))
+              for name, m in models.items()}
+    scores = {name: s for name, s in scores.items() if isinstance(s[1], int | float)}
     if scores:
         return max(scores, key=scores.get)
     return next((name for name in models if name.startswith("unet")), next(iter(models)))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from fpnb.config import Profile, paths
 from fpnb.identity.matchers import extract_minutiae, get_matcher
+from fpnb.weights_io import may_ship
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
 
@@ -154,9 +155,9 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
     from fpnb.data.datasets import data_hash
     from fpnb.restoration.training import load_restoration_model, save_model, save_model_card
 
-    if not profile.ships_weights:
-        return None
     weights, card, log = shipped_paths(run)
+    if not may_ship(weights, profile):  # smoke, or weights of a stronger profile already shipped
+        return None
     unchanged = False
     if _is_shipped_for(run, profile):
         old, new = load_restoration_model(weights).get_weights(), inference_network(model).get_weights()

@@ -26,7 +26,7 @@ from fpnb.config import Profile, paths
 from fpnb.data.masters import PATTERNS
 from fpnb.files import atomic_path
 from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint, step_rng
-from fpnb.weights_io import load_module, save_module, shipped_for
+from fpnb.weights_io import load_module, may_ship, save_module, shipped_for
 
 PRINTNET_STREAM, EVALUATION_STREAM = 0, 1
 WEIGHTS_FILE = "printnet.safetensors"
@@ -201,9 +201,9 @@ def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> Print
 
 def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: dict, seed: int = 0) -> Path | None:
     """Write the PrintNet weights, training log and model card under weights/ (only for a profile that ships weights)."""
-    if not profile.ships_weights:
-        return None
     path = paths.weights / WEIGHTS_FILE
+    if not may_ship(path, profile):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "printnet", "profile": profile.name, "resolution": profile.gan_resolution,

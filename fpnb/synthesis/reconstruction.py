@@ -30,7 +30,7 @@ from fpnb.config import Profile, paths
 from fpnb.data.datasets import native_scale, to_native
 from fpnb.synthesis.runs import load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Generator
-from fpnb.weights_io import load_module, save_module, shipped_for
+from fpnb.weights_io import load_module, may_ship, save_module, shipped_for
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
@@ -294,9 +294,9 @@ def load_encoder(path: str | Path) -> MinutiaeEncoder:
 def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, metrics: dict,
                  tag: str = "main", train_args: dict | None = None) -> Path | None:
     """Write the encoder (safetensors), its log and JSON model card under weights/ (only for a profile that ships weights)."""
-    if not profile.ships_weights:
-        return None
     path = paths.weights / ENCODER_FILE
+    if not may_ship(path, profile):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "train": train_args or {},

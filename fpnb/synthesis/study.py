@@ -15,7 +15,7 @@ from scipy import ndimage
 from fpnb.config import Profile, paths
 from fpnb.data.datasets import NATIVE_SIDE, to_native
 from fpnb.synthesis.stylegan import Discriminator, Generator
-from fpnb.weights_io import shipped_for
+from fpnb.weights_io import may_ship, shipped_for
 
 GENERATOR_FILE = "stylegan_generator.safetensors"
 
@@ -80,9 +80,9 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
     from fpnb.precision import resolve
     from fpnb.synthesis.sampling import save_generator
 
-    if not profile.ships_weights:
-        return None
     path = paths.weights / GENERATOR_FILE
+    if not may_ship(path, profile):
+        return None
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "stylegan_generator", "profile": profile.name, "data_manifest_hash": data_hash,
             "training_steps": int(log["step"].max()), "images_shown": int(log["step"].max()) * profile.gan_batch,
