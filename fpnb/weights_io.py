@@ -37,6 +37,18 @@ def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
     return path if all(meta.get(k) == v for k, v in wanted.items()) else None
 
 
+def module_digest(module) -> str:
+    """SHA-256 over a torch module's state (names, dtypes, shapes, bytes): which weights a derived model belongs to."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def may_ship(path: Path, profile: Profile) -> bool:
     """Whether a run of ``profile`` may write ``path`` under weights/: it ships weights, and no weights of a
     stronger profile are there already (a quick rerun never replaces full weights)."""

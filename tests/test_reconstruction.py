@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -117,17 +119,21 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
 
     monkeypatch.setattr(rc, "paths", Paths(tmp_path))
     profile = get_profile("quick")
-    assert rc.shipped_ablation(profile) is None
+    assert rc.shipped_ablation(profile, generator) is None
     torch.manual_seed(0)
     encoder = rc.build_encoder(generator, channels=8)
     for head in encoder.noise_heads:
         torch.nn.init.normal_(head.weight)
     ablation = {"l2": {"steps": 1, "tar_at_far_1e-3": 0.5}, "l2+perceptual": {"steps": 1, "tar_at_far_1e-3": 0.25}}
-    rc.ship_encoder(encoder, profile, pd.DataFrame({"step": [1], "loss": [1.0]}), {"ablation": ablation})
-    loaded = rc.load_encoder(rc.shipped_encoder(profile))
+    rc.ship_encoder(encoder, generator, profile, pd.DataFrame({"step": [1], "loss": [1.0]}), {"ablation": ablation})
+    loaded = rc.load_encoder(rc.shipped_encoder(profile, generator))
     maps = torch.rand(2, 3, 32, 32)
     for a, b in zip(loaded(maps)[1], encoder.eval()(maps)[1]):
         torch.testing.assert_close(a, b)
-    table = rc.shipped_ablation(profile)
+    table = rc.shipped_ablation(profile, generator)
     assert list(table.index) == ["l2", "l2+perceptual"] and table.loc["l2", "tar_at_far_1e-3"] == 0.5
-    assert rc.shipped_ablation(get_profile("full")) is None
+    assert rc.shipped_ablation(get_profile("full"), generator) is None
+    other = copy.deepcopy(generator)
+    with torch.no_grad():
+        next(other.parameters()).add_(1.0)
+    assert rc.shipped_encoder(profile, other) is None  # an encoder is reused only with the generator it inverts

@@ -20,17 +20,16 @@ from fpnb.data.datasets import native_scale, to_native
 from fpnb.synthesis.sampling import render, seed_latents, seed_noise
 from fpnb.synthesis.sefa import edit
 from fpnb.synthesis.stylegan import Generator
-from fpnb.weights_io import may_ship
 
 DIRECTIONS_FILE = "sefa_directions.safetensors"
 DIRECTIONS_FORMAT = "fpnb.sefa.directions/1"  # a file-format name in shipped files, not a module path
 MEASURES = ("ridge_period_px", "contrast", "foreground_area", "centroid_shift_px")
 
 
-def directions_path(profile: Profile) -> Path:
-    """weights/ beside the generator for a profile that ships weights, else runs/<profile>/."""
-    shipped = paths.weights / DIRECTIONS_FILE
-    return shipped if may_ship(shipped, profile) else paths.runs / profile.name / DIRECTIONS_FILE
+def directions_path(profile: Profile, generator_source: str) -> Path:
+    """weights/ beside the shipped generator they come from (``generator_source`` "shipped ..."), else runs/<profile>/."""
+    shipped = profile.ships_weights and generator_source.startswith("shipped")
+    return (paths.weights if shipped else paths.runs / profile.name) / DIRECTIONS_FILE
 
 
 def save_directions(eigenvalues: torch.Tensor, directions: torch.Tensor, path: str | Path,

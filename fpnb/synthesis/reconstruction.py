@@ -30,7 +30,7 @@ from fpnb.config import Profile, paths
 from fpnb.data.datasets import native_scale, to_native
 from fpnb.synthesis.runs import load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Generator
-from fpnb.weights_io import load_module, may_ship, save_module, shipped_for
+from fpnb.weights_io import load_module, may_ship, module_digest, save_module, shipped_for
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
@@ -272,16 +272,16 @@ def encoder_run_dir(profile: Profile, tag: str) -> Path:
     return paths.runs / profile.name / f"encoder-{tag}"
 
 
-def shipped_encoder(profile: Profile, tag: str = "main") -> Path | None:
-    """The shipped encoder file when its card names this profile and tag."""
-    return shipped_for(paths.weights / ENCODER_FILE, profile, tag=tag)
+def shipped_encoder(profile: Profile, generator: Generator, tag: str = "main") -> Path | None:
+    """The shipped encoder file when its card names this profile, tag and ``generator`` (its weights' digest)."""
+    return shipped_for(paths.weights / ENCODER_FILE, profile, tag=tag, generator_digest=module_digest(generator))
 
 
-def shipped_ablation(profile: Profile) -> pd.DataFrame | None:
+def shipped_ablation(profile: Profile, generator: Generator) -> pd.DataFrame | None:
     """The ablation table stored in the shipped encoder's card (measured when it was trained), if any."""
     from fpnb.weights_io import card_path
 
-    path = shipped_encoder(profile)
+    path = shipped_encoder(profile, generator)
     rows = json.loads(card_path(path).read_text())["metrics"].get("ablation") if path else None
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant") if rows else None
 
@@ -291,15 +291,17 @@ def load_encoder(path: str | Path) -> MinutiaeEncoder:
     return load_module(MinutiaeEncoder, path, WEIGHTS_FORMAT).eval()
 
 
-def ship_encoder(encoder: MinutiaeEncoder, profile: Profile, log: pd.DataFrame, metrics: dict,
+def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
                  tag: str = "main", train_args: dict | None = None) -> Path | None:
-    """Write the encoder (safetensors), its log and JSON model card under weights/ (only for a profile that ships weights)."""
+    """Write the encoder (safetensors), its log and JSON model card, naming the generator it inverts, under
+    weights/ (only for a profile that ships weights)."""
     path = paths.weights / ENCODER_FILE
     if not may_ship(path, profile):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "train": train_args or {},
+            "generator_digest": module_digest(generator),
             "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics}
     return save_module(encoder, path, WEIGHTS_FORMAT, card)
 
@@ -318,7 +320,7 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
     steps = profile.encoder_steps if steps is None else steps
     batch_size = batch_size or profile.batch_size
-    shipped = shipped_encoder(profile, tag)
+    shipped = shipped_encoder(profile, generator, tag)
     if shipped is not None and not retrain:
         return load_encoder(shipped), pd.read_csv(shipped.with_suffix(".log.csv")), f"shipped {shipped.name}"
     generator.eval().requires_grad_(False)
