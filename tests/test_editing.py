@@ -69,15 +69,20 @@ def test_measure_edits_table(generator):
 
 
 def test_identity_preserving_on_a_hand_made_table():
+    still = {"ridge_period_px": 9.0, "contrast": 0.6, "foreground_area": 0.5, "centroid_shift_px": 0.0, "rotation_deg": 0.0}
     rows = []
     for seed in range(10):
         for degree in (-5, -3, 0, 3, 5):
-            rows.append({"direction": 0, "degree": degree, "seed": seed, "score": 50})  # always matches
+            moved = {**still, "ridge_period_px": 9.0 + 0.4 * abs(degree)}  # 1.2 px at |degree| 3: visible
+            rows.append({"direction": 0, "degree": degree, "seed": seed, "score": 50, **moved})  # always matches
             fails = abs(degree) == 3 and seed < 2  # 80 % at |degree| 3
-            rows.append({"direction": 1, "degree": degree, "seed": seed, "score": 10 if fails else 50})
-            rows.append({"direction": 2, "degree": degree, "seed": seed, "score": 10 if abs(degree) == 5 else 50})
+            rows.append({"direction": 1, "degree": degree, "seed": seed, "score": 10 if fails else 50, **moved})
+            # direction 2 keeps identity because it changes nothing a measure sees
+            rows.append({"direction": 2, "degree": degree, "seed": seed, "score": 10 if abs(degree) == 5 else 50, **still})
     result = editing.identity_preserving(pd.DataFrame(rows), threshold=40, min_rate=0.9, max_degree=3)
-    assert result["identity_preserving"].to_dict() == {0: True, 1: False, 2: True}
+    assert result["keeps_identity"].to_dict() == {0: True, 1: False, 2: True}
+    assert result["identity_preserving"].to_dict() == {0: True, 1: False, 2: False}
+    assert result.loc[0, "effect"] == "ridge_period_px" and result.loc[0, "effect_over_visible"] == pytest.approx(2.4)
     assert result.loc[1, "worst_match_rate"] == pytest.approx(0.8)
     with pytest.raises(ValueError):
         editing.identity_preserving(pd.DataFrame(rows), threshold=40, max_degree=1)
@@ -86,7 +91,8 @@ def test_identity_preserving_on_a_hand_made_table():
 def test_describe_directions_names_the_moved_measure():
     degrees = np.tile([-2.0, 0.0, 2.0], 4)
     rows = [{"direction": d, "degree": g, "ridge_period_px": 9 + (g if d == 0 else 0),
-             "contrast": 0.5 + (0.1 * g if d == 1 else 0), "foreground_area": 0.5, "centroid_shift_px": 0.0}
+             "contrast": 0.5 + (0.1 * g if d == 1 else 0), "foreground_area": 0.5, "centroid_shift_px": 0.0,
+             "rotation_deg": 0.0}
             for d in (0, 1) for g in degrees]
     described = editing.describe_directions(pd.DataFrame(rows))
     assert described.loc[0, "main_effect"] == "ridge_period_px" and described.loc[1, "main_effect"] == "contrast"
@@ -122,3 +128,13 @@ def test_synfing_pairs_writes_the_dataset(generator, tmp_path):
     again = editing.synfing_pairs(generator, directions, 3, tmp_path / "again", seed=1, indices=[0, 1])
     assert again["n_images"] == 6
     assert pd.read_csv(tmp_path / "again" / "pairs.csv")["seed"].tolist() == table["seed"].tolist()
+
+
+def test_rotation_of_a_turned_flow():
+    from fpnb.synthesis.editing import _rotation_deg
+
+    reference = np.full((40, 40), 0.2)
+    mask = np.ones((40, 40), bool)
+    assert _rotation_deg(np.mod(reference + np.radians(10), np.pi), reference, mask) == pytest.approx(10.0, abs=1e-6)
+    # orientation is modulo 180 degrees: 175 degrees is a turn of -5
+    assert _rotation_deg(np.mod(reference + np.radians(175), np.pi), reference, mask) == pytest.approx(-5.0, abs=1e-6)

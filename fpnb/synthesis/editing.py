@@ -23,7 +23,11 @@ from fpnb.synthesis.stylegan import Generator
 
 DIRECTIONS_FILE = "sefa_directions.safetensors"
 DIRECTIONS_FORMAT = "fpnb.sefa.directions/1"  # a file-format name in shipped files, not a module path
-MEASURES = ("ridge_period_px", "contrast", "foreground_area", "centroid_shift_px")
+MEASURES = ("ridge_period_px", "contrast", "foreground_area", "centroid_shift_px", "rotation_deg")
+# The smallest change of each measure called visible (ridge period and centroid in px at the masters' scale):
+# a direction whose edit at the largest tested |degree| <= 3 moves no measure this far has no visible effect.
+VISIBLE = {"ridge_period_px": 0.5, "contrast": 0.05, "foreground_area": 0.03, "centroid_shift_px": 8.0,
+           "rotation_deg": 5.0}
 
 
 def directions_path(profile: Profile, generator_source: str) -> Path:
@@ -73,16 +77,25 @@ def edit_grid(generator: Generator, directions: torch.Tensor, seeds: Sequence[in
                      for s in seeds])
 
 
-def _measures(image: np.ndarray, native: np.ndarray, scale: float) -> dict:
-    """Ridge period (500 ppi px), contrast (5-95 % spread), foreground fraction and centroid (R px) of one print."""
-    from fpnb.identity.fields import dominant_period, foreground_mask
+def _measures(image: np.ndarray, native: np.ndarray) -> dict:
+    """Ridge period, contrast (5-95 % spread), foreground fraction, centroid and ridge orientation field of one
+    print (lengths in px at the masters' scale)."""
+    from fpnb.identity.fields import dominant_period, foreground_mask, orientation_field
 
     mask = foreground_mask(native)
     rows, cols = np.nonzero(mask)
-    centroid = (rows.mean() / scale, cols.mean() / scale) if len(rows) else (np.nan, np.nan)
+    centroid = (rows.mean(), cols.mean()) if len(rows) else (np.nan, np.nan)
     low, high = np.percentile(image, [5, 95])
-    return {"ridge_period_px": dominant_period(native, pad=1),
-            "contrast": float(high - low), "foreground_area": float(mask.mean()), "centroid": centroid}
+    return {"ridge_period_px": dominant_period(native, pad=1), "contrast": float(high - low),
+            "foreground_area": float(mask.mean()), "centroid": centroid, "mask": mask,
+            "orientation": orientation_field(native)[0]}
+
+
+def _rotation_deg(orientation: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
+    """Mean signed turn of a ridge flow from ``reference`` inside ``mask`` (degrees, doubled-angle circular mean)."""
+    inside = mask if mask.any() else np.ones_like(mask)
+    turn = np.exp(2j * (orientation[inside].astype(np.float64) - reference[inside]))
+    return float(np.degrees(0.5 * np.angle(turn.mean())))
 
 
 def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
@@ -92,15 +105,18 @@ def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequenc
     for seed in seeds:
         original = _edited(generator, directions, seed, [(0, 0.0)], truncation)
         native_original = to_native(original, scale)[0]
-        reference = _measures(original[0], native_original, scale)
+        reference = _measures(original[0], native_original)
         grid = edit_grid(generator, directions, [seed], indices, degrees, truncation)[0]
         for a, index in enumerate(indices):
             native = to_native(grid[a], scale)
             for b, degree in enumerate(degrees):
-                found = _measures(grid[a, b], native[b], scale)
+                found = _measures(grid[a, b], native[b])
                 shift = float(np.hypot(*np.subtract(found.pop("centroid"), reference["centroid"])))
+                rotation = _rotation_deg(found.pop("orientation"), reference["orientation"], reference["mask"])
+                del found["mask"]
                 rows.append({"direction": int(index), "degree": float(degree), "seed": int(seed), **found,
-                             "centroid_shift_px": shift, "score": matcher.score(native[b], native_original)})
+                             "centroid_shift_px": shift, "rotation_deg": rotation,
+                             "score": matcher.score(native[b], native_original)})
     return pd.DataFrame(rows)
 
 
@@ -122,15 +138,33 @@ def match_rates(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
             .pivot_table(index="direction", columns="degree", values="match", aggfunc="mean"))
 
 
+def effect_sizes(table: pd.DataFrame, max_degree: float = 3.0) -> pd.DataFrame:
+    """Per direction: each measure's mean absolute change between degree 0 and ±``max_degree`` over the seeds
+    (in its units), the measure that moves most in units of ``VISIBLE``, and whether that move is visible."""
+    base = table[table["degree"] == 0][["direction", "seed", *MEASURES]]
+    edge = table[table["degree"].abs() == max_degree].merge(base, on=["direction", "seed"], suffixes=("", "_0"))
+    if edge.empty:
+        raise ValueError(f"table: needs degrees 0 and ±{max_degree} for every direction")
+    change = pd.DataFrame({m: (edge[m] - edge[f"{m}_0"]).abs() for m in MEASURES}).groupby(edge["direction"]).mean()
+    relative = change / pd.Series(VISIBLE)
+    return change.assign(effect=relative.idxmax(axis=1), effect_over_visible=relative.max(axis=1),
+                         visible=relative.max(axis=1) >= 1.0)
+
+
 def identity_preserving(table: pd.DataFrame, threshold: float, min_rate: float = 0.9,
                         max_degree: float = 3.0) -> pd.DataFrame:
-    """Per direction: the worst match rate over 0 < |degree| <= max_degree, and whether it reaches ``min_rate``."""
+    """Per direction: the worst match rate over 0 < |degree| <= max_degree, its named effect at the largest such
+    |degree| (``effect_sizes``), and "identity-preserving": the rate reaches ``min_rate`` *and* the effect is
+    visible (a direction that changes nothing keeps identity trivially and is not claimed)."""
     rates = match_rates(table, threshold)
     within = [d for d in rates.columns if 0 < abs(d) <= max_degree]
     if not within:
         raise ValueError(f"table: no degree with 0 < |degree| <= {max_degree}")
     worst = rates[within].min(axis=1)
-    return pd.DataFrame({"worst_match_rate": worst, "identity_preserving": worst >= min_rate})
+    effects = effect_sizes(table, max(abs(d) for d in within))
+    return pd.DataFrame({"worst_match_rate": worst, "keeps_identity": worst >= min_rate,
+                         "effect": effects["effect"], "effect_over_visible": effects["effect_over_visible"],
+                         "identity_preserving": (worst >= min_rate) & effects["visible"]})
 
 
 def chosen_directions(keeps: pd.DataFrame) -> list[int]:
