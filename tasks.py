@@ -105,7 +105,7 @@ def test(c, k="", notebooks=True):
 
 @task(help={
     "profile": "smoke / quick / full (default: the profile of the shipped weights, else smoke)",
-    "only": "rerun only the notebook whose name starts with this, e.g. 05",
+    "only": "rerun only the notebook runs whose name starts with this, e.g. 05 or 05_unet_loss-ms_ssim_l1",
     "start": "resume the rebuild from the notebook whose name starts with this",
     "retrain": "train even where matching shipped weights exist",
 })

@@ -156,16 +156,18 @@ def headline_tables(notebooks_dir: Path | None = None) -> list[str]:
 
 
 def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list[NotebookRun]:
-    """The runs of every ``NN_*.ipynb`` in order; a notebook's ``metadata.fpnb.runs`` repeats it."""
+    """The runs of every ``NN_*.ipynb`` in order; a notebook's ``metadata.fpnb.runs`` repeats it.
+
+    ``only`` keeps the runs whose stem starts with it: ``05`` every run of the 05 notebooks,
+    ``05_unet_loss-ms_ssim_l1`` one of them.
+    """
     notebooks_dir = notebooks_dir or paths.notebooks
-    runs = []
-    for nb_path, meta in _numbered_notebooks(notebooks_dir):
-        if only is not None and not nb_path.name.startswith(only):
-            continue
-        for params in meta.get("runs", [{}]):
-            runs.append(NotebookRun(nb_path, dict(params)))
-    if only is not None and not runs:
-        raise FileNotFoundError(f"no notebook {only}_*.ipynb in {notebooks_dir}")
+    runs = [NotebookRun(nb_path, dict(params)) for nb_path, meta in _numbered_notebooks(notebooks_dir)
+            for params in meta.get("runs", [{}])]
+    if only is not None:
+        runs = [run for run in runs if run.stem.startswith(only)]
+        if not runs:
+            raise FileNotFoundError(f"no notebook run whose name starts with {only!r} in {notebooks_dir}")
     return runs
 
 

@@ -51,6 +51,8 @@ def test_discover_repeats_parameterised_notebooks(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "scratch.ipynb")
     stems = [run.stem for run in discover(tmp_path)]
     assert stems == ["01_data", "05_unet_loss-mse", "05_unet_loss-mae"]
+    assert [run.stem for run in discover(tmp_path, only="05_unet_loss-mae")] == ["05_unet_loss-mae"]
+    assert len(discover(tmp_path, only="05")) == 2
     with pytest.raises(FileNotFoundError, match="07"):
         discover(tmp_path, only="07")
 
