@@ -8,6 +8,7 @@ output is the target.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 from collections.abc import Callable, Collection
 
 import cv2
@@ -42,10 +43,32 @@ def _grain(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np
     return noise / (noise.std() + 1e-6)
 
 
+@functools.lru_cache(maxsize=16)
+def _grid(height: int, width: int, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only ``np.mgrid[0:height, 0:width]`` row and column coordinates in ``dtype`` (cached per shape)."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(dtype)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
+
+
+def _read_sample(name: str) -> np.ndarray:
+    """The uint8 pixels of scikit-image's ``data/<name>.png``: read with OpenCV where the file ships with
+    the package (the same pixels, without importing skimage.io, which costs a fraction of a second)."""
+    try:
+        path = importlib.resources.files("skimage.data") / f"{name}.png"
+        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    except (ModuleNotFoundError, OSError):
+        pixels = None
+    if pixels is None or pixels.ndim != 2 or pixels.dtype != np.uint8:
+        pixels = getattr(skimage.data, name)()
+    return pixels
+
+
 @functools.lru_cache(maxsize=4)
 def _sample_texture(name: str) -> np.ndarray:
     """A grey texture photo that ships with scikit-image, float32 in [0, 1]."""
-    return getattr(skimage.data, name)().astype(np.float32) / 255.0
+    return _read_sample(name).astype(np.float32) / 255.0
 
 
 def _photo(name: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -61,7 +84,7 @@ def _photo(name: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.nd
 
 def _fabric(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Plain weave: warp and weft threads passing over and under each other, slightly skewed."""
-    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    rows, cols = _grid(*shape)
     angle = rng.uniform(-0.3, 0.3)
     u = cols * np.cos(angle) + rows * np.sin(angle)
     v = rows * np.cos(angle) - cols * np.sin(angle)
@@ -100,7 +123,7 @@ def _stone(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 def _wood(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Wood grain: warped growth rings plus fibre noise."""
-    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    rows, cols = _grid(*shape)
     warp = 25.0 * _fractal_noise(rng, shape, octaves=3)
     rings = rng.uniform(0.05, 0.15) * (cols * np.cos(rng.uniform(-0.3, 0.3)) + rows * 0.1 + warp)
     return 0.5 + 0.3 * np.sin(rings) + 0.15 * _fractal_noise(rng, shape) - 0.05
@@ -158,7 +181,7 @@ def background(image: np.ndarray, rng: np.random.Generator, strength: float) -> 
 def crumple(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Shading of crumpled paper: light falling on facets between random straight folds."""
     height, width = image.shape[:2]
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    rows, cols = _grid(height, width)
     relief = np.zeros((height, width), np.float32)
     for _ in range(int(rng.integers(4, 10))):
         angle = rng.uniform(0, np.pi)
@@ -195,15 +218,23 @@ def blur(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.nda
 def _blob_mask(rng: np.random.Generator, shape: tuple[int, int], radius: float) -> np.ndarray:
     """A soft, irregular blob: an ellipse with a noisy outline, values in [0, 1]."""
     height, width = shape
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    rows, cols = _grid(height, width)
     centre = rng.uniform(0, 1, size=2) * (height, width)
     axes = radius * rng.uniform(0.5, 1.5, size=2)
     angle = rng.uniform(0, np.pi)
-    dr, dc = rows - centre[0], cols - centre[1]
+    outline = 1.0 + 0.6 * (_fractal_noise(rng, shape, octaves=3) - 0.5)
+    # outline <= 1.3, so the blob is 0 wherever hypot(u, v) >= 1.5, i.e. beyond 1.5 * max(axes) px
+    # from the centre: compute it (elementwise, the same values) in the box around the centre only.
+    reach = 1.5 * float(np.max(axes)) + 2.0
+    top, bottom = max(0, int(np.floor(centre[0] - reach))), min(height, int(np.ceil(centre[0] + reach)) + 1)
+    left, right = max(0, int(np.floor(centre[1] - reach))), min(width, int(np.ceil(centre[1] + reach)) + 1)
+    box = np.s_[top:max(top, bottom), left:max(left, right)]
+    dr, dc = rows[box] - centre[0], cols[box] - centre[1]
     u = (dc * np.cos(angle) + dr * np.sin(angle)) / axes[0]
     v = (-dc * np.sin(angle) + dr * np.cos(angle)) / axes[1]
-    outline = 1.0 + 0.6 * (_fractal_noise(rng, shape, octaves=3) - 0.5)
-    return np.clip((outline - np.hypot(u, v)) * 4.0, 0.0, 1.0)
+    blob = np.zeros(shape, np.result_type(outline, u))
+    blob[box] = np.clip((outline[box] - np.hypot(u, v)) * 4.0, 0.0, 1.0)
+    return blob
 
 
 def occlusion(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
