@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import skimage.data
 
+from fpnb.data.masters import coordinate_grid
+
 TEXTURES = ("noise", "fabric", "paper", "concrete", "stone", "wood", "page", "brick", "gravel")
 _WORDS = ("EVIDENCE", "CONFIDENTIAL", "SAMPLE", "COPY", "POLICE", "LAB 2018", "DO NOT DUPLICATE", "ID", "FILE NO.")
 
@@ -41,15 +43,6 @@ def _grain(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np
     """Blurred white noise of unit std: grain, speckle and fibre texture at the scale ``sigma``."""
     noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
     return noise / (noise.std() + 1e-6)
-
-
-@functools.lru_cache(maxsize=16)
-def _grid(height: int, width: int, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Read-only ``np.mgrid[0:height, 0:width]`` row and column coordinates in ``dtype`` (cached per shape)."""
-    rows, cols = np.mgrid[0:height, 0:width].astype(dtype)
-    rows.setflags(write=False)
-    cols.setflags(write=False)
-    return rows, cols
 
 
 def _read_sample(name: str) -> np.ndarray:
@@ -84,7 +77,7 @@ def _photo(name: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.nd
 
 def _fabric(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Plain weave: warp and weft threads passing over and under each other, slightly skewed."""
-    rows, cols = _grid(*shape)
+    rows, cols = coordinate_grid(*shape)
     angle = rng.uniform(-0.3, 0.3)
     u = cols * np.cos(angle) + rows * np.sin(angle)
     v = rows * np.cos(angle) - cols * np.sin(angle)
@@ -123,7 +116,7 @@ def _stone(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 def _wood(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Wood grain: warped growth rings plus fibre noise."""
-    rows, cols = _grid(*shape)
+    rows, cols = coordinate_grid(*shape)
     warp = 25.0 * _fractal_noise(rng, shape, octaves=3)
     rings = rng.uniform(0.05, 0.15) * (cols * np.cos(rng.uniform(-0.3, 0.3)) + rows * 0.1 + warp)
     return 0.5 + 0.3 * np.sin(rings) + 0.15 * _fractal_noise(rng, shape) - 0.05
@@ -181,7 +174,7 @@ def background(image: np.ndarray, rng: np.random.Generator, strength: float) -> 
 def crumple(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Shading of crumpled paper: light falling on facets between random straight folds."""
     height, width = image.shape[:2]
-    rows, cols = _grid(height, width)
+    rows, cols = coordinate_grid(height, width)
     relief = np.zeros((height, width), np.float32)
     for _ in range(int(rng.integers(4, 10))):
         angle = rng.uniform(0, np.pi)
@@ -218,7 +211,7 @@ def blur(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.nda
 def _blob_mask(rng: np.random.Generator, shape: tuple[int, int], radius: float) -> np.ndarray:
     """A soft, irregular blob: an ellipse with a noisy outline, values in [0, 1]."""
     height, width = shape
-    rows, cols = _grid(height, width)
+    rows, cols = coordinate_grid(height, width)
     centre = rng.uniform(0, 1, size=2) * (height, width)
     axes = radius * rng.uniform(0.5, 1.5, size=2)
     angle = rng.uniform(0, np.pi)

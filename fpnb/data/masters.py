@@ -48,7 +48,7 @@ class Master:
 
 
 @functools.lru_cache(maxsize=16)
-def _grid(height: int, width: int, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+def coordinate_grid(height: int, width: int, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Read-only ``np.mgrid[0:height, 0:width]`` row and column coordinates in ``dtype`` (cached per shape)."""
     rows, cols = np.mgrid[0:height, 0:width].astype(dtype)
     rows.setflags(write=False)
@@ -79,7 +79,7 @@ def finger_mask(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     bottom = rng.uniform(0.90, 0.97) * height
     centre_row = top + rng.uniform(0.40, 0.50) * (bottom - top)
     up, down = centre_row - top, bottom - centre_row
-    rows, cols = _grid(height, width)
+    rows, cols = coordinate_grid(height, width)
     dr, dc = rows - centre_row, cols - centre_col
     semi_row = np.where(dr < 0, up, down)
     semi_col = np.where(dc < 0, left, right)
@@ -135,7 +135,7 @@ def _pull_inside(points: np.ndarray, mask: np.ndarray, margin: int = 20, inner: 
 
 def zero_pole_orientation(cores: np.ndarray, deltas: np.ndarray, height: int, width: int) -> np.ndarray:
     """Sherlock-Monro zero-pole ridge orientation: half the sum of core minus delta angles."""
-    rows, cols = _grid(height, width, np.float64)
+    rows, cols = coordinate_grid(height, width, np.float64)
     theta = np.zeros((height, width))
     for sign, points in ((1.0, cores), (-1.0, deltas)):
         for row, col in points:
@@ -147,7 +147,7 @@ def _orientation(rng: np.random.Generator, pattern: str, cores: np.ndarray, delt
                  height: int, width: int) -> np.ndarray:
     """Zero-pole field plus an arch bend (fingertip curvature) and a smooth random correction."""
     theta = zero_pole_orientation(cores, deltas, height, width)
-    rows, cols = _grid(height, width, np.float64)
+    rows, cols = coordinate_grid(height, width, np.float64)
     centre_col = width * rng.uniform(0.45, 0.55)
     spread = width * rng.uniform(0.22, 0.32)
     if pattern == "arch":
@@ -375,7 +375,7 @@ def _contact(rng: np.random.Generator, mask: np.ndarray, strength: float) -> np.
     middle, span = _mask_stats(mask)
     centre = np.array(middle) + rng.normal(0.0, 0.06 * strength, 2) * (height, width)
     extent = np.array(span) / 2 * (1.0 - rng.uniform(0.0, 0.25) * min(strength, 1.5))
-    grid_rows, grid_cols = _grid(height, width)
+    grid_rows, grid_cols = coordinate_grid(height, width)
     radius = np.hypot((grid_rows - centre[0]) / extent[0], (grid_cols - centre[1]) / extent[1])
     radius = radius * (1.0 + 0.08 * _smooth_field(rng, (height, width), (5, 4)))
     falloff = rng.uniform(0.15, 0.35)
@@ -402,7 +402,7 @@ def _distortion_maps(rng: np.random.Generator, shape: tuple[int, int], strength:
     affine = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0 + rng.uniform(-0.03, 0.03) * scale)
     affine[:, 2] += shift[::-1]
     inverse = cv2.invertAffineTransform(affine)
-    rows, cols = _grid(height, width)
+    rows, cols = coordinate_grid(height, width)
     amplitude = _ELASTIC_PX * strength
     cols_elastic = cols + amplitude * _smooth_field(rng, shape, (5, 4))
     rows_elastic = rows + amplitude * _smooth_field(rng, shape, (5, 4))
