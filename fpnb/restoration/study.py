@@ -17,9 +17,9 @@ import pandas as pd
 
 from fpnb.config import Profile, paths
 from fpnb.identity.matchers import extract_minutiae, get_matcher
-from fpnb.weights_io import may_ship
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
+from fpnb.weights_io import may_ship
 
 MATCHER = "bozorth3"
 # the real-print fixture: two impressions of one finger and one of another (MIT, tests/data/real_prints_afis/README.md)
