@@ -61,22 +61,18 @@ def _single_request_ms(served: ServedModel, pngs: list[bytes], n: int = 12) -> f
         return statistics.median(_post(client, url, pngs[i % len(pngs)], served.name)[0] for i in range(n)) * 1e3
 
 
-def _eager_vs_traced_ms(image: np.ndarray, n: int = 12) -> dict[str, float]:
-    """One print through the default shipped network (resolved precision, BN folded): an eager Keras call
-    against ``predict_batch`` (Keras's traced predict function), medians of ``n`` after a warm-up."""
+def _eager_vs_traced_ms(name: str, image: np.ndarray, n: int = 12) -> dict[str, float]:
+    """One print through shipped network ``name`` (resolved precision, BN folded, as served): an eager Keras
+    call against ``predict_batch`` (Keras's traced predict function), medians of ``n`` after a warm-up."""
     from fpnb.restoration.models import fold_batch_norm, network_multiple, predict_batch, to_rgb_float, with_precision
     from fpnb.restoration.training import load_restoration_model
 
-    shipped = load_shipped_models()
-    if not shipped:
-        return {}
-    network = with_precision(fold_batch_norm(load_restoration_model(paths.weights / f"{default_model(shipped)}.keras")),
-                             resolve())
+    network = with_precision(fold_batch_norm(load_restoration_model(paths.weights / f"{name}.keras")), resolve())
     multiple = network_multiple(network)
     padded = np.pad(to_rgb_float(image)[None], ((0, 0), (0, -image.shape[0] % multiple), (0, -image.shape[1] % multiple),
                                                 (0, 0)), mode="reflect")
     timings = {}
-    for name, call in (("eager", lambda: np.asarray(network(padded, training=False))),
+    for kind, call in (("eager", lambda: np.asarray(network(padded, training=False))),
                        ("traced", lambda: predict_batch(network, image[None]))):
         call()
         runs = []
@@ -84,7 +80,7 @@ def _eager_vs_traced_ms(image: np.ndarray, n: int = 12) -> dict[str, float]:
             start = time.perf_counter()
             call()
             runs.append(time.perf_counter() - start)
-        timings[f"inference_ms_{name}"] = round(statistics.median(runs) * 1e3, 1)
+        timings[f"inference_ms_{kind}"] = round(statistics.median(runs) * 1e3, 1)
     return timings
 
 
@@ -92,7 +88,7 @@ def main() -> dict:
     served, weights = _model()
     images, pngs = _uploads(RAW_BATCH)
     by_precision = {p: round(_single_request_ms(_model(p)[0], pngs), 1) for p in ("fp32", "bf16")}
-    eager_vs_traced = _eager_vs_traced_ms(images[0])
+    eager_vs_traced = _eager_vs_traced_ms(served.name, images[0]) if weights.startswith("shipped") else {}
     served.predict(images)  # warm-up: graph tracing
     start = time.perf_counter()
     rounds = 4

@@ -182,9 +182,10 @@ def test_an_unreachable_scheduler_fails_fast_naming_it():
 
 def test_regenerated_inputs_match_the_stored_ones(root):
     inputs, targets, names = datasets.load_pairs(root, "training", limit=3)
+    params = datasets.build_parameters(root)
     for stored, target, name in zip(inputs, targets, names):
-        again = datasets.regenerate_input(root, name, target)
+        again = datasets.regenerate_input(params, name, target)
         # the stored target is the float target rounded to 8 bits: the same input up to a few grey levels
         assert again.shape == stored.shape and np.abs(again.astype(int) - stored).mean() < 2.0
     with pytest.raises(FileNotFoundError, match="manifest"):
-        datasets.regenerate_input(root / "masters", names[0], targets[0])
+        datasets.build_parameters(root / "masters")

@@ -269,13 +269,18 @@ def load_pairs(root: Path | str, split: str, limit: int | None = None) -> tuple[
     return x, y, [a.stem for a, _ in pairs]
 
 
-def regenerate_input(root: Path | str, name: str, target: np.ndarray, skip: tuple[str, ...] = ()) -> np.ndarray:
-    """The input of pair ``name`` (``<identity>_<impression>``) of a synthetic build, made again from its
-    ``target`` (as loaded) and recorded seed, with the degradation steps in ``skip`` left out; RGB uint8."""
+def build_parameters(root: Path | str) -> dict:
+    """What a synthetic build was made with (seed, strength, JPEG quality …), from its manifest."""
     manifest = Path(root) / "manifest.json"
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: not a synthetic build of this study (no manifest)")
-    params = json.loads(manifest.read_text())["parameters"]
+    return json.loads(manifest.read_text())["parameters"]
+
+
+def regenerate_input(params: dict, name: str, target: np.ndarray, skip: tuple[str, ...] = ()) -> np.ndarray:
+    """The input of pair ``name`` (``<identity>_<impression>``) of a build with ``params`` (``build_parameters``),
+    made again from its ``target`` (as loaded) and recorded seed, with the degradation steps in ``skip`` left
+    out; RGB uint8."""
     identity, impression = (int(part) for part in name.split("_"))
     rgb = degradations.degrade(target, _input_seed(params["seed"], identity, impression),
                                params["degrade_strength"], skip=skip)

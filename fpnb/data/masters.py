@@ -352,29 +352,12 @@ def make_masters(seeds: Iterable[int], height: int = 400, width: int = 275,
         return pool.starmap(make_master, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
 
 
-def _mask_stats(mask: np.ndarray) -> tuple[tuple, tuple]:
-    """(mean row, mean col) and (ptp of rows, ptp of cols) of the mask's pixels, as from np.nonzero(mask).
-
-    From per-row and per-column counts: the index sums are integers below 2**53, so their float64
-    sums (np.mean's pairwise ones included) are exact and the means are the same numbers.
-    """
-    row_counts, col_counts = np.count_nonzero(mask, axis=1), np.count_nonzero(mask, axis=0)
-    total = int(row_counts.sum())
-    if mask.ndim != 2 or total == 0 or total * max(mask.shape) >= 2**53:
-        rows, cols = np.nonzero(mask)
-        return (rows.mean(), cols.mean()), (np.ptp(rows), np.ptp(cols))
-    filled_rows, filled_cols = np.flatnonzero(row_counts), np.flatnonzero(col_counts)
-    means = tuple(np.float64(counts.astype(np.int64) @ np.arange(len(counts), dtype=np.int64)) / total
-                  for counts in (row_counts, col_counts))
-    return means, (filled_rows[-1] - filled_rows[0], filled_cols[-1] - filled_cols[0])
-
-
 def _contact(rng: np.random.Generator, mask: np.ndarray, strength: float) -> np.ndarray:
     """Pressure over the finger in [0, 1]: full in a contact ellipse, falling off raggedly towards its edge."""
     height, width = mask.shape
-    middle, span = _mask_stats(mask)
-    centre = np.array(middle) + rng.normal(0.0, 0.06 * strength, 2) * (height, width)
-    extent = np.array(span) / 2 * (1.0 - rng.uniform(0.0, 0.25) * min(strength, 1.5))
+    rows, cols = np.nonzero(mask)
+    centre = np.array([rows.mean(), cols.mean()]) + rng.normal(0.0, 0.06 * strength, 2) * (height, width)
+    extent = np.array([np.ptp(rows), np.ptp(cols)]) / 2 * (1.0 - rng.uniform(0.0, 0.25) * min(strength, 1.5))
     grid_rows, grid_cols = coordinate_grid(height, width)
     radius = np.hypot((grid_rows - centre[0]) / extent[0], (grid_cols - centre[1]) / extent[1])
     radius = radius * (1.0 + 0.08 * _smooth_field(rng, (height, width), (5, 4)))

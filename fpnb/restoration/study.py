@@ -344,17 +344,18 @@ def ceiling(model, root: Path, split: str = "test", n: int | None = None) -> pd.
     Per image: SSIM and minutiae F1 of the restored set-like input, SSIM inside and outside the
     covered area, and SSIM and F1 of the restored input without lossy steps.
     """
-    from fpnb.data.datasets import load_pairs, regenerate_input
+    from fpnb.data.datasets import build_parameters, load_pairs, regenerate_input
     from fpnb.data.degradations import LOCAL_LOSSY, LOSSY
     from fpnb.restoration.models import predict_batch
 
+    params = build_parameters(root)
     _, targets, names = load_pairs(root, split, limit=n)
     rows = []
     for name, target in zip(names, targets):
-        full = regenerate_input(root, name, target)
-        covered = np.abs(full.astype(np.int16) - regenerate_input(root, name, target, skip=LOCAL_LOSSY)).max(axis=2)
+        full = regenerate_input(params, name, target)
+        covered = np.abs(full.astype(np.int16) - regenerate_input(params, name, target, skip=LOCAL_LOSSY)).max(axis=2)
         covered = covered > COVERED_LEVEL
-        pred, pred_clear = predict_batch(model, np.stack([full, regenerate_input(root, name, target, skip=LOSSY)]))
+        pred, pred_clear = predict_batch(model, np.stack([full, regenerate_input(params, name, target, skip=LOSSY)]))
         truth = extract_minutiae(target)
         rows.append({"name": name, "identity": identity_of(name), "covered_fraction": float(covered.mean()),
                      "ssim": ssim(pred, target), "ssim_covered": masked_ssim(pred, target, covered),
