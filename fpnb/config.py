@@ -11,6 +11,8 @@ from fpnb.files import write_text
 
 PROFILE_ENV = "FPNB_PROFILE"
 PROFILE_NAMES = ("smoke", "quick", "full")
+# per build, beside wall_seconds.json: speeds that vary from run to run, kept out of metrics and tables
+TIMINGS_FILE = "timings.json"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,10 @@ class Paths:
         """Path of a notebook's metrics JSON, which the report index reads."""
         return self.report_dir(profile) / "metrics" / f"{name}.json"
 
+    def timings_file(self, profile: str | Profile) -> Path:
+        """Path of this machine's timings of a profile's build (``save_timings``), beside ``wall_seconds.json``."""
+        return self.report_dir(profile) / TIMINGS_FILE
+
 
 paths = Paths(Path(os.environ.get("FPNB_ROOT", Path(__file__).resolve().parent.parent)))
 
@@ -165,6 +171,28 @@ def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
     """Write a notebook's headline numbers as JSON for the report index."""
     out = paths.metrics_file(profile, name)
     return write_text(out, json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+
+
+def _significant(value, digits: int = 4):
+    """A float to ``digits`` significant digits; any other value as it is."""
+    return float(f"{value:.{digits}g}") if isinstance(value, float) else value
+
+
+def load_timings(profile: str | Profile) -> dict[str, dict]:
+    """The timings of a profile's build, ``{name: {key: value}}`` (empty before any was saved)."""
+    path = paths.timings_file(profile)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_timings(profile: str | Profile, name: str, values: dict) -> Path:
+    """Merge a notebook's timings (speeds, wall times) into ``timings.json``, floats to 4 significant digits.
+
+    They vary from run to run on one machine, so they stay out of the metrics and tables, which a rebuild
+    reproduces byte for byte.
+    """
+    timings = load_timings(profile)
+    timings[name] = {key: _significant(v.item() if hasattr(v, "item") else v) for key, v in values.items()}
+    return write_text(paths.timings_file(profile), json.dumps(timings, indent=2, sort_keys=True, default=float) + "\n")
 
 
 def shipped_profile() -> str:

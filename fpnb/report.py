@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from fpnb.config import Profile, get_profile, paths
+from fpnb.config import TIMINGS_FILE, Profile, get_profile, paths
 from fpnb.identity.metrics import far_resolved, rate_text
 
 KEY_PACKAGES = (
@@ -50,7 +50,15 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "n": ("n", "Test images (or prints) the row's numbers average over."),
     "n_identities": ("fingers", "Distinct fingers among those images; intervals resample whole fingers, "
                                 "since impressions of one finger are not independent."),
-    "ms_per_image": ("time per image (ms)", "Wall time to restore one print on this build's CPU, batched inference."),
+    "ms_per_image": ("time per image (ms)", "Wall time to restore one test print on this build's CPU, one print per "
+                                            "call after a warm-up call."),
+    "build_s": ("dataset build (s)", "Wall time of notebook 01's dataset build on this build's CPU; near zero "
+                                     "when it reuses a dataset built before."),
+    "masters_per_s": ("master prints / s", "Master prints generated per second by one process on this build's CPU."),
+    "pairs_per_s": ("degraded pairs / s", "Impressions made and degraded per second by one process on this build's "
+                                          "CPU."),
+    "images_per_second": ("generated images / s", "Prints the StyleGAN2 generator samples per second on this build's "
+                                                   "CPU, after a warm-up batch."),
     "ssim": ("SSIM", "Structural similarity of the restored print to its clean target, 0–1, higher is better."),
     "psnr": ("PSNR (dB)", "Peak signal-to-noise ratio of the restored print against its clean target "
                           "(grey range 1), in decibels; higher is better."),
@@ -350,6 +358,7 @@ def build_manifest(profile: Profile, wall_seconds: dict[str, float], out_dir: Pa
         "seeds": notebook_seeds(out_dir),
         "data_hash": _data_hash(out_dir),
         "wall_seconds": wall_seconds,
+        "timings": _read_timings(out_dir),
         "build_started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)) if started else None,
         "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         **environment_manifest(),
@@ -714,6 +723,25 @@ def _runs_html(stems: list[str], wall_seconds: dict[str, float], out_dir: Path, 
     return f'<table class="data">{head}{"".join(rows)}</table>'
 
 
+def _read_timings(out_dir: Path) -> dict[str, dict]:
+    """The notebooks' timings of the build in ``out_dir`` (``fpnb.config.save_timings``), empty when none."""
+    path = out_dir / TIMINGS_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def timings_html(timings: dict[str, dict]) -> str:
+    """The notebooks' timings as one value grid, ``name › measure``; kept apart from the tables, since they vary
+    from run to run."""
+    if not timings:
+        return "<p>No timings recorded.</p>"
+    items = {f"{_display_name(name)} › {label(key)}": cell_text(key, value)
+             for name, values in timings.items() for key, value in values.items()}
+    return (f"<p>Speeds the notebooks measured on this build's CPU ({html.escape(TIMINGS_FILE)}). They vary from "
+            "run to run and with the machine's load, so they are kept out of the tables and each notebook's "
+            "numbers.</p>"
+            + _grid(items))
+
+
 def _warning_html(problems: dict[str, str], commit: str | None) -> str:
     if not problems:
         return '<p class="ok">Every notebook\'s HTML was built by this build, from this commit.</p>'
@@ -783,6 +811,7 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
     staged = {stage.number for stage in STAGES}
     others = "".join(_headline_html(name, table) for name, table in tables.items() if name[:2] not in staged)
     columns = [c for table in tables.values() for c in [table.index.name, *shown_columns(table)] if c]
+    columns += [key for values in manifest["timings"].values() for key in values]
     sections = "".join(
         f"<details><summary>{html.escape(f.stem)}</summary>{metrics_html(json.loads(f.read_text()))}</details>"
         for f in sorted((out_dir / "metrics").glob("*.json"))
@@ -804,6 +833,7 @@ with those leaderboards. Intervals are 95 % bootstrap intervals over fingers; ea
 {f'<section><h2>Other headline tables</h2>{others}</section>' if others else ''}
 <h2 id="definitions">Definitions</h2>{_definitions_html(columns)}
 <h2>Notebooks</h2>{_runs_html(stems, wall_seconds, out_dir, manifest['seeds'], problems)}
+<h2>Timings on this machine</h2>{timings_html(manifest['timings'])}
 <h2>Each notebook's numbers</h2>{sections}
 <h2>Run manifest</h2>{_manifest_html(manifest)}
 </body></html>

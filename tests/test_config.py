@@ -35,6 +35,23 @@ def test_save_metrics_writes_json(tmp_path, monkeypatch):
     assert not list(out.parent.glob(".tmp-*"))
 
 
+def test_save_timings_merges_one_entry_per_name_rounded_to_four_digits(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+
+    monkeypatch.setattr(config, "paths", Paths(tmp_path))
+    assert config.load_timings("smoke") == {}
+    out = config.save_timings("smoke", "unet_mse", {"ms_per_image": 123.456789})
+    assert out == tmp_path / "reports" / "smoke" / "timings.json"
+    config.save_timings("smoke", "01_data", {"pairs_per_s": np.float64(0.000123456), "build_s": 3, "n": np.int64(6)})
+    config.save_timings("smoke", "unet_mse", {"ms_per_image": 99.99999})
+    assert json.loads(out.read_text()) == {"01_data": {"build_s": 3, "n": 6, "pairs_per_s": 0.0001235},
+                                           "unet_mse": {"ms_per_image": 100.0}}
+    assert out.read_text().startswith('{\n  "01_data": {\n    "build_s": 3,') and out.read_text().endswith("}\n")
+    assert not (tmp_path / "reports" / "smoke" / "metrics" / "timings.json").exists()
+
+
 def test_only_the_smoke_profile_keeps_weights_to_itself():
     assert [get_profile(n).ships_weights for n in PROFILE_NAMES] == [False, True, True]
     assert [get_profile(n).small_models for n in PROFILE_NAMES] == [True, False, False]

@@ -93,6 +93,32 @@ def test_generated_pairs_carry_each_seeds_noise(generator):
     assert pairs["maps"].shape == (2, 3, 32, 32)
 
 
+def test_cached_pairs_read_back_what_was_made_and_key_on_the_seeds(generator, prints, tmp_path, monkeypatch):
+    calls = []
+    made = rc.make_pairs
+
+    def make_pairs(generator, seeds, truncation, scale):  # generated pairs, with the masters' minutiae
+        calls.append(list(seeds))
+        pairs = made(generator, seeds, truncation, scale)
+        pairs["minutiae"] = rc.maps_of(prints[:len(pairs["images"])], rc.native_scale(64))[1]
+        return pairs
+
+    monkeypatch.setattr(rc, "make_pairs", make_pairs)
+    first = rc.cached_pairs(generator, [5, 6], 0.7, 2.0, tmp_path)
+    again = rc.cached_pairs(generator, [5, 6], 0.7, 2.0, tmp_path)
+    assert calls == [[5, 6]]  # the second call read the cache
+    for key in ("images", "w", "maps"):
+        np.testing.assert_array_equal(again[key], first[key])
+    for a, b in zip(again["noise"], first["noise"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [len(m) for m in again["minutiae"]] == [len(m) for m in first["minutiae"]] and len(first["minutiae"][0])
+    for a, b in zip(again["minutiae"], first["minutiae"]):
+        for field in ("x", "y", "angle", "kind", "quality"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    rc.cached_pairs(generator, [5, 7], 0.7, 2.0, tmp_path)
+    assert calls[-1] == [5, 7] and len(list(tmp_path.glob("pairs-*.npz"))) == 2
+
+
 def test_maps_of_brings_minutiae_back_to_generator_pixels(prints):
     maps, minutiae = rc.maps_of(prints, rc.native_scale(64))
     assert maps.shape == (3, 3, 64, 64) and maps.dtype == np.float32

@@ -26,6 +26,7 @@ from fpnb.report import (
 
 BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# a 07 comparison table as builds wrote it before ms_per_image moved to timings.json: old tables still read
 WIDE_HEADLINE = (
     ",n,n_identities,ms_per_image,ssim,ssim_ci,psnr,psnr_ci,mae,mae_ci,minutiae_precision,minutiae_precision_ci,"
     "minutiae_recall,minutiae_recall_ci,minutiae_f1,minutiae_f1_ci,same_impression_match,same_impression_match_ci,"
@@ -37,6 +38,8 @@ WIDE_HEADLINE = (
     '0.6991,"[0.6610, 0.7350]",0.8491,"[0.8142, 0.8810]",0.7602,"[0.7271, 0.7915]",0.95,"[0.8833, 1.0]",'
     "60,552,,,1083625\n"
 )
+
+TIMINGS = {"unet_ms_ssim_l1": {"ms_per_image": 85.02}, "08_stylegan": {"images_per_second": 41.53}}
 
 
 def _notebook(path, meta=None, source="profile = None\nseed = 3  # the seed"):
@@ -74,6 +77,7 @@ def study(tmp_path):
     (out / "metrics" / "08_stylegan.json").write_text(json.dumps(
         {"fid": {"floor: real vs real": 0.91, "generated vs real": 3.68},
          "matchers": {"bozorth3": {"eer": 0.0003, "n_impostor": 1770, "tar_at_far_1e-4": 0.98}}}))
+    (out / "timings.json").write_text(json.dumps(TIMINGS))
     figure = (np.indices((60, 90)).sum(axis=0) % 2 * 255).astype(np.uint8)
     Image.fromarray(figure).save(out / "figures" / "01-degradations.png")
     for stem in ("01_data", "07_restoration_comparison", "09_reconstruction"):
@@ -175,6 +179,18 @@ def test_index_tells_the_story_with_figures_conclusions_and_definitions(study):
     assert "not defined yet" not in page and "Structural similarity" in page
     assert "floor: masters vs masters" in page and "real vs real" not in page and "generated vs real" not in page
     assert "40 values, 0–39" in page and "{" not in page.split("<body>")[1], "no JSON dumps"
+
+
+def test_index_shows_this_builds_timings_apart_from_the_tables_and_metrics(study):
+    notebooks, out = study
+    page = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks).read_text()
+    timings = page[page.index("<h2>Timings on this machine</h2>"):page.index("<h2>Each notebook's numbers</h2>")]
+    assert "unet_ms_ssim_l1 › time per image (ms)" in timings and "<dd class=\"\">85.0</dd>" in timings
+    assert "08_stylegan › generated images / s" in timings and "41.5" in timings
+    assert "generated images / s" in page[page.index('id="definitions"'):], "timings are defined too"
+    assert json.loads((out / "manifest.json").read_text())["timings"] == TIMINGS
+    (out / "timings.json").unlink()
+    assert "No timings recorded." in build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium: `apt-get install chromium-headless-shell`")

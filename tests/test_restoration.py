@@ -197,8 +197,7 @@ def test_summarise_reports_cross_impression_tar_only_when_resolved():
 
     from fpnb.restoration.study import summarise
 
-    table = pd.DataFrame({"identity": ["a", "a", "b", "b"], "ssim": [0.8, 0.9, 0.7, 0.6], "match_score": [50, 60, 5, 70],
-                          "ms_per_image": [10.0] * 4})
+    table = pd.DataFrame({"identity": ["a", "a", "b", "b"], "ssim": [0.8, 0.9, 0.7, 0.6], "match_score": [50, 60, 5, 70]})
     rng = np.random.default_rng(0)
     cross = pd.DataFrame({"identity": ["a"] * 10 + ["b"] * 1990, "genuine": [True] * 10 + [False] * 1990,
                           "score": np.r_[np.full(10, 100.0), rng.normal(10, 2, 1990)]})
@@ -207,6 +206,29 @@ def test_summarise_reports_cross_impression_tar_only_when_resolved():
     assert out["cross_impression_tar"] == 1.0 and out["n_cross_impostor"] == 1990
     few = summarise(table, threshold=40, cross=cross.iloc[:500])  # 490 impostor pairs do not resolve FAR 0.1 %
     assert few["cross_impression_tar"] is None and few["cross_impression_tar_ci"] is None
+
+
+def test_evaluation_keeps_inference_time_out_of_tables_and_in_the_builds_timings(tmp_path, monkeypatch):
+    """A rebuild reproduces tables and metrics byte for byte: the time per image, which varies, goes to timings.json."""
+    import pandas as pd
+
+    from fpnb import config
+    from fpnb.restoration import study
+
+    monkeypatch.setattr(config, "paths", config.Paths(tmp_path))
+    monkeypatch.setattr(study, "paths", config.Paths(tmp_path))
+    profile, run = config.get_profile("smoke"), study.get_run("conv_dense")
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    table = pd.DataFrame({"name": ["00001_00", "00002_00"], "identity": ["00001", "00002"], "ssim": [0.5, 0.6]})
+    cross = pd.DataFrame({"restored": ["00001_00"], "reference": ["00002_00"], "identity": ["00001"],
+                          "genuine": [False], "score": [3.0]})
+    study.save_evaluation(study.Evaluation(table, cross, images, images[..., 0], images[..., 0], 12.345678), profile, run)
+    assert list(pd.read_csv(tmp_path / "reports" / "smoke" / "tables" / "conv_dense.csv").columns) == list(table.columns)
+    assert "ms_per_image" not in study.summarise(table)
+    config.save_timings(profile, "08_stylegan", {"images_per_second": 41.5})
+    assert config.load_timings(profile) == {"conv_dense": {"ms_per_image": 12.35}, "08_stylegan": {"images_per_second": 41.5}}
+    times = study.inference_times(profile, ["conv_dense", "pix2pix"])
+    assert times.loc["conv_dense", "ms_per_image"] == 12.35 and np.isnan(times.loc["pix2pix", "ms_per_image"])
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +251,15 @@ def test_ceiling_scores_inputs_with_and_without_lossy_steps(tiny_set):
     assert (table["covered_fraction"] > 0).eq(table["ssim_covered"].notna()).all()
     summary = ceiling_summary(table)
     assert summary["n"] == 2 and summary["ssim"] == pytest.approx(table["ssim"].mean())
+
+
+def test_evaluate_measures_inference_time_beside_the_per_image_table(tiny_set):
+    from fpnb.restoration.study import evaluate
+
+    keras.utils.set_random_seed(0)
+    evaluation = evaluate(r.unet(depth=2, base_filters=4), tiny_set, "test")
+    assert len(evaluation.table) == 2 and {"ssim", "minutiae_f1", "match_score"} <= set(evaluation.table.columns)
+    assert "ms_per_image" not in evaluation.table and evaluation.ms_per_image > 0
 
 
 def test_real_print_check_pairs_every_print_with_every_other_clean_print():

@@ -14,6 +14,7 @@ as w+: an identity is a (w, noise) pair, and the encoder has to produce both.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -100,6 +101,36 @@ def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0
     maps, minutiae = maps_of(images, scale)
     return {"images": images, "w": w.numpy(), "noise": [n.numpy() for n in noise], "maps": maps,
             "minutiae": minutiae, "seeds": seeds, "scale": scale, "truncation": truncation}
+
+
+def cached_pairs(generator: Generator, seeds: Sequence[int], truncation: float, scale: float,
+                 cache_dir: Path) -> dict:
+    """``make_pairs``, kept in ``cache_dir`` (npz, keyed by generator digest, seeds, truncation and scale)
+    so that a resumed or repeated run does not extract minutiae again (about 0.1 s a print)."""
+    from fpnb.identity.matchers import Minutiae
+
+    seeds = [int(s) for s in seeds]
+    key = hashlib.sha256(json.dumps([module_digest(generator), seeds, truncation, scale]).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"pairs-{key}.npz"
+    fields = ("x", "y", "angle", "kind", "quality")
+    if path.exists():
+        with np.load(path) as z:
+            ends = np.cumsum(z["counts"])[:-1]
+            columns = [np.split(z["m_" + f], ends) for f in fields]
+            return {"images": z["images"], "w": z["w"], "maps": z["maps"],
+                    "noise": [z[f"noise_{i}"] for i in range(int(z["n_noise"]))],
+                    "minutiae": [Minutiae(*parts) for parts in zip(*columns)],
+                    "seeds": seeds, "scale": scale, "truncation": truncation}
+    pairs = make_pairs(generator, seeds, truncation, scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    minutiae = pairs["minutiae"]
+    arrays = {"m_" + f: np.concatenate([getattr(m, f) for m in minutiae]) if minutiae else np.zeros(0) for f in fields}
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, images=pairs["images"], w=pairs["w"], maps=pairs["maps"], n_noise=len(pairs["noise"]),
+             counts=np.array([len(m) for m in minutiae], np.int64), **arrays,
+             **{f"noise_{i}": n for i, n in enumerate(pairs["noise"])})
+    partial.replace(path)
+    return pairs
 
 
 def split_masters(profile: Profile, seed: int = 0, split: str = "test") -> tuple[np.ndarray, list[int]]:
@@ -300,7 +331,10 @@ def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profil
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
+    from fpnb.precision import resolve
+
     card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "train": train_args or {},
+            "precision": resolve(profile),
             "generator_digest": module_digest(generator),
             "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics}
     return save_module(encoder, path, WEIGHTS_FORMAT, card)
@@ -309,15 +343,21 @@ def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profil
 def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,
                   loss_weights: dict | None = None, retrain: bool = False, steps: int | None = None,
                   tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 16,
-                  run_dir: Path | None = None, noise_maps: bool = True) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
+                  run_dir: Path | None = None, noise_maps: bool = True,
+                  precision: str | None = None) -> tuple[MinutiaeEncoder, pd.DataFrame, str]:
     """Train (or resume, or load the shipped) encoder on generated pairs; the generator stays frozen.
 
     Adam (Ranger is not installed) with cosine decay from ``lr``; batches are a function of
     (seed, step), so a resumed run continues exactly. A checkpoint made with other settings is
     not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent, noise (the
-    last two need ``pairs["w"]`` and ``pairs["noise"]``).
+    last two need ``pairs["w"]`` and ``pairs["noise"]``). ``precision`` (default: the profile's,
+    ``fpnb.precision.resolve``): ``bf16`` runs the losses under bfloat16 autocast (1.85x faster a
+    step at 128 px here); weights and optimiser state stay float32.
     """
+    from fpnb.precision import resolve, torch_autocast
+
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
+    precision = precision or resolve(profile)
     steps = profile.encoder_steps if steps is None else steps
     batch_size = batch_size or profile.batch_size
     shipped = shipped_encoder(profile, generator, tag)
@@ -336,7 +376,7 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     settings = {"args": encoder.args, "loss_weights": weights, "steps": steps, "batch_size": batch_size, "lr": lr,
-                "seed": seed, "n_pairs": len(maps), "generator": generator.args}
+                "seed": seed, "n_pairs": len(maps), "generator": generator.args, "precision": precision}
     run_dir = encoder_run_dir(profile, tag) if run_dir is None else Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stateful = {"encoder": encoder, "optimiser": optimiser, "schedule": schedule}
@@ -350,8 +390,9 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     while step < steps:
         started = time.perf_counter()
         index = torch.randint(len(maps), (batch_size,), generator=step_rng(seed, step))
-        total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights,
-                                      [n[index] for n in noise])
+        with torch_autocast(precision):
+            total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights,
+                                          [n[index] for n in noise])
         optimiser.zero_grad(set_to_none=True)
         total.backward()
         optimiser.step()
