@@ -99,8 +99,17 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "direction": ("SeFa direction", "Latent direction found by SeFa, by decreasing eigenvalue."),
     "worst_match_rate": ("worst match rate", "Over the edit strengths tried along a direction, the lowest share of "
                                              "edited prints Bozorth3 still accepts as their unedited source."),
-    "identity_preserving": ("keeps identity", "Whether the worst match rate reaches the notebook's bar for an "
-                                              "identity-preserving edit."),
+    "keeps_identity": ("keeps identity at every strength", "Whether the worst match rate reaches the bar "
+                                                            "(90 % of seeds) at every edit strength tried."),
+    "identity_degree": ("identity kept up to |degree|", "The largest edit strength up to which every strength tried "
+                                                        "keeps 90 % of the edited prints matched to their source "
+                                                        "(0: not even the smallest)."),
+    "effect": ("main visible effect", "The measure (ridge period, contrast, foreground area, centroid shift, "
+                                      "rotation) that the edit moves most, in units of its smallest visible change."),
+    "effect_over_visible": ("effect / visible", "That measure's mean change at the identity-keeping strength, over "
+                                                "its smallest visible change (editing.VISIBLE); 1 or more is visible."),
+    "identity_preserving": ("identity-preserving", "Keeps identity up to some strength and visibly changes a measure "
+                                                   "there."),
 }
 RATE_COLUMNS = frozenset({"same_impression_match", "genuine_match", "cross_impression_tar", "eer", "far",
                           "worst_match_rate", "genuine_match_rate", "fraction_above"})

@@ -77,15 +77,24 @@ def test_identity_preserving_on_a_hand_made_table():
             rows.append({"direction": 0, "degree": degree, "seed": seed, "score": 50, **moved})  # always matches
             fails = abs(degree) == 3 and seed < 2  # 80 % at |degree| 3
             rows.append({"direction": 1, "degree": degree, "seed": seed, "score": 10 if fails else 50, **moved})
-            # direction 2 keeps identity because it changes nothing a measure sees
+            # direction 2 keeps identity up to 3 because it changes nothing a measure sees
             rows.append({"direction": 2, "degree": degree, "seed": seed, "score": 10 if abs(degree) == 5 else 50, **still})
-    result = editing.identity_preserving(pd.DataFrame(rows), threshold=40, min_rate=0.9, max_degree=3)
-    assert result["keeps_identity"].to_dict() == {0: True, 1: False, 2: True}
-    assert result["identity_preserving"].to_dict() == {0: True, 1: False, 2: False}
-    assert result.loc[0, "effect"] == "ridge_period_px" and result.loc[0, "effect_over_visible"] == pytest.approx(2.4)
-    assert result.loc[1, "worst_match_rate"] == pytest.approx(0.8)
+            # direction 3 keeps identity up to 3 (visibly), loses it at -5 only
+            rows.append({"direction": 3, "degree": degree, "seed": seed, "score": 10 if degree == -5 else 50, **moved})
+    table = pd.DataFrame(rows)
+    up_to_3 = editing.identity_preserving(table, threshold=40, min_rate=0.9, max_degree=3)
+    assert up_to_3["keeps_identity"].to_dict() == {0: True, 1: False, 2: True, 3: True}
+    assert up_to_3["identity_preserving"].to_dict() == {0: True, 1: False, 2: False, 3: True}
+    assert up_to_3.loc[0, "effect"] == "ridge_period_px" and up_to_3.loc[0, "effect_over_visible"] == pytest.approx(2.4)
+    assert up_to_3.loc[1, "worst_match_rate"] == pytest.approx(0.8)
+    every = editing.identity_preserving(table, threshold=40, min_rate=0.9)
+    assert every["identity_degree"].to_dict() == {0: 5, 1: 0, 2: 3, 3: 3}
+    assert every["keeps_identity"].to_dict() == {0: True, 1: False, 2: False, 3: False}
+    assert every["identity_preserving"].to_dict() == {0: True, 1: False, 2: False, 3: True}
+    assert every.loc[0, "effect_over_visible"] == pytest.approx(4.0)  # 2 px at |degree| 5
+    assert every.loc[3, "effect_over_visible"] == pytest.approx(2.4)  # measured where identity still holds
     with pytest.raises(ValueError):
-        editing.identity_preserving(pd.DataFrame(rows), threshold=40, max_degree=1)
+        editing.identity_preserving(table, threshold=40, max_degree=1)
 
 
 def test_describe_directions_names_the_moved_measure():

@@ -152,19 +152,35 @@ def effect_sizes(table: pd.DataFrame, max_degree: float = 3.0) -> pd.DataFrame:
 
 
 def identity_preserving(table: pd.DataFrame, threshold: float, min_rate: float = 0.9,
-                        max_degree: float = 3.0) -> pd.DataFrame:
-    """Per direction: the worst match rate over 0 < |degree| <= max_degree, its named effect at the largest such
-    |degree| (``effect_sizes``), and "identity-preserving": the rate reaches ``min_rate`` *and* the effect is
-    visible (a direction that changes nothing keeps identity trivially and is not claimed)."""
+                        max_degree: float | None = None) -> pd.DataFrame:
+    """Per direction, over the tested degrees with 0 < |degree| <= ``max_degree`` (None: all):
+
+    - ``worst_match_rate``, ``keeps_identity``: the worst match rate, and whether it reaches ``min_rate``;
+    - ``identity_degree``: the largest |degree| up to which every edit keeps ``min_rate`` (0: not even the smallest);
+    - ``effect``, ``effect_over_visible``: the measure that moves most at that |degree| (``effect_sizes``; at the
+      smallest |degree| where it is 0);
+    - ``identity_preserving``: ``identity_degree`` > 0 *and* the effect there is visible (a direction that changes
+      nothing keeps identity trivially and is not claimed).
+    """
     rates = match_rates(table, threshold)
-    within = [d for d in rates.columns if 0 < abs(d) <= max_degree]
-    if not within:
+    magnitudes = sorted({abs(d) for d in rates.columns if 0 < abs(d) <= (max_degree or np.inf)})
+    if not magnitudes:
         raise ValueError(f"table: no degree with 0 < |degree| <= {max_degree}")
-    worst = rates[within].min(axis=1)
-    effects = effect_sizes(table, max(abs(d) for d in within))
-    return pd.DataFrame({"worst_match_rate": worst, "keeps_identity": worst >= min_rate,
-                         "effect": effects["effect"], "effect_over_visible": effects["effect_over_visible"],
-                         "identity_preserving": (worst >= min_rate) & effects["visible"]})
+    at = {m: rates[[d for d in rates.columns if abs(d) == m]].min(axis=1) for m in magnitudes}
+    effects = {m: effect_sizes(table, m) for m in magnitudes}
+    rows = {}
+    for direction in rates.index:
+        reach = 0.0
+        for m in magnitudes:  # up from the smallest edit, until one loses the print
+            if at[m][direction] < min_rate:
+                break
+            reach = m
+        effect = effects[reach or magnitudes[0]].loc[direction]
+        worst = min(at[m][direction] for m in magnitudes)
+        rows[direction] = {"worst_match_rate": worst, "keeps_identity": worst >= min_rate, "identity_degree": reach,
+                           "effect": effect["effect"], "effect_over_visible": effect["effect_over_visible"],
+                           "identity_preserving": bool(reach > 0 and effect["visible"])}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("direction")
 
 
 def chosen_directions(keeps: pd.DataFrame) -> list[int]:
