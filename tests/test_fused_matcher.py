@@ -83,3 +83,16 @@ def test_separation_is_zero_for_identical_distributions_and_grows_with_the_gap()
     impostor = rng.normal(0, 1, 500)
     assert abs(separation(impostor, impostor)) < 1e-9
     assert separation(impostor + 3, impostor) > separation(impostor + 1, impostor) > 0
+
+
+def test_set_verification_scores_every_matcher_on_a_labelled_folder():
+    from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
+
+    images, files = load_print_folder(REAL_FIXTURE)
+    labels = np.unique([finger_of(f) for f in files], return_inverse=True)[1]
+    table = matchers.set_verification(images, labels, names=("bozorth3", "fused"))
+    assert list(table.index) == ["bozorth3", "fused"]
+    assert (table["n_genuine"] == 1).all() and (table["n_impostor"] == 1).all()  # p1_1-p1_2; p1_1-p2_1
+    assert (table["genuine_mean"] > table["impostor_mean"]).all() and (table["eer"] == 0).all()
+    halved = matchers.set_verification(images, labels, names=("bozorth3",), ppi=1000.0)
+    assert halved.loc["bozorth3", "genuine_mean"] != table.loc["bozorth3", "genuine_mean"]  # resampled first

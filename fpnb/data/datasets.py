@@ -21,6 +21,9 @@ from fpnb.config import Profile, paths
 from fpnb.data.cluster import run_tasks
 from fpnb.files import atomic_path, write_text
 
+# the three real prints that ship with the tests (MIT, afis 1.2.7; see its README): a sanity set, not a rate
+REAL_FIXTURE = paths.root / "tests" / "data" / "real_prints_afis"
+
 SPLITS = ("training", "validation", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 GENERATOR_VERSION = 1
@@ -286,6 +289,11 @@ def regenerate_input(params: dict, name: str, target: np.ndarray, skip: tuple[st
                                params["degrade_strength"], skip=skip)
     _, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, params["jpeg_quality"]])
     return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def finger_of(file_name: str) -> str:
+    """Finger of a real print named ``<finger>_<impression>.<ext>`` (NIST and FVC folders)."""
+    return Path(file_name).stem.rsplit("_", 1)[0]
 
 
 def load_print_folder(path: Path | str, exts: tuple[str, ...] = ("png", "tif", "tiff", "bmp", "jpg")

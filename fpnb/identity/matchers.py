@@ -387,3 +387,24 @@ def score_pairs(
             "matcher": matcher.name,
         }
     )
+
+
+def set_verification(images: Sequence[np.ndarray], labels: Sequence[int], names: Sequence[str] = tuple(MATCHERS),
+                     ppi: float = MATCHER_PPI, seed: int = 0) -> Any:
+    """Each matcher on one labelled set of prints (``comparison_pairs``: every genuine pair, first impressions
+    as impostors), the prints first brought from ``ppi`` to the matchers' 500 ppi: one row per matcher with
+    the pair counts, mean genuine and impostor scores and the EER."""
+    import pandas as pd
+
+    from fpnb.identity.metrics import verification_metrics
+
+    images = [resample_to_ppi(np.asarray(image, np.float32), ppi) for image in images]
+    genuine, impostor = comparison_pairs(labels, seed=seed)
+    rows = {}
+    for name in names:
+        scores = score_pairs(get_matcher(name), images, genuine, impostor)
+        same, other = scores.score[scores.genuine], scores.score[~scores.genuine]
+        rows[name] = {"n_genuine": len(same), "n_impostor": len(other), "genuine_mean": float(same.mean()),
+                      "impostor_mean": float(other.mean()), "eer": verification_metrics(same, other)["eer"]}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matcher")
+

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fpnb.config import Profile, load_timings, paths, save_timings
+from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae, get_matcher
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
@@ -23,7 +24,6 @@ from fpnb.weights_io import may_ship
 
 MATCHER = "bozorth3"
 # the real-print fixture: two impressions of one finger and one of another (MIT, tests/data/real_prints_afis/README.md)
-REAL_FIXTURE = paths.root / "tests" / "data" / "real_prints_afis"
 COVERED_LEVEL = 12  # grey levels an input must change by to count as covered by a lossy step
 
 
@@ -389,11 +389,6 @@ def ceiling_summary(table: pd.DataFrame, seed: int = 0) -> dict:
     return out
 
 
-def finger_of(file_name: str) -> str:
-    """Finger of a real print named ``<finger>_<impression>.<ext>`` (NIST and FVC folders)."""
-    return Path(file_name).stem.rsplit("_", 1)[0]
-
-
 @dataclass
 class RealPrintCheck:
     """Real prints degraded by the study's pipeline and restored: per-print and per-pair tables, the images."""
@@ -411,7 +406,6 @@ def real_print_check(model, threshold: float, folder: str | Path = REAL_FIXTURE,
     ``<finger>_<impression>``) with seed ``seed + k``, restore it, and score: minutiae F1 against the clean
     print, and the matcher's score against every clean *other* print, accepted at ``threshold``; the clean
     and degraded prints are scored the same way as baselines."""
-    from fpnb.data.datasets import load_print_folder
     from fpnb.data.degradations import degrade
     from fpnb.restoration.models import predict_batch
 
