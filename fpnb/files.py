@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,3 +26,15 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def deflate_zip(path: str | Path) -> Path:
+    """Rewrite a zip archive (a ``.keras`` file, which Keras stores uncompressed) with every member deflated,
+    keeping names, order and dates; float weights shrink by about a tenth and load as before."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w") as target:
+            for info in source.infolist():
+                target.writestr(zipfile.ZipInfo(info.filename, info.date_time), source.read(info),
+                                compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return path

@@ -1,6 +1,7 @@
 """The training routine: learning, resume after a crash, atomic checkpoints, model cards."""
 import hashlib
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -170,6 +171,8 @@ def test_save_load_and_model_card(tmp_path):
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["profile"] == "smoke" and card["data_manifest_hash"] == "abc123"
     assert card["params"] == model.count_params() and card["metrics"] == {"ssim": 0.5}
+    with zipfile.ZipFile(path) as archive:  # Keras stores members uncompressed; shipped files are deflated
+        assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
 
 
 def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_path, monkeypatch):

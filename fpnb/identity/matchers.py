@@ -407,4 +407,3 @@ def set_verification(images: Sequence[np.ndarray], labels: Sequence[int], names:
         rows[name] = {"n_genuine": len(same), "n_impostor": len(other), "genuine_mean": float(same.mean()),
                       "impostor_mean": float(other.mean()), "eer": verification_metrics(same, other)["eer"]}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matcher")
-

@@ -22,7 +22,7 @@ import pandas as pd
 import tensorflow as tf
 
 from fpnb.config import Profile
-from fpnb.files import atomic_path, write_text
+from fpnb.files import atomic_path, deflate_zip, write_text
 from fpnb.restoration.models import Pix2Pix, inference_network
 from fpnb.weights_io import sha256_file
 
@@ -206,12 +206,13 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
-    """Save the inference network (a Pix2Pix model's generator) uncompiled as ``.keras``, atomically."""
+    """Save the inference network (a Pix2Pix model's generator) uncompiled as a deflated ``.keras``, atomically."""
     path = Path(path)
     network = inference_network(model)
     uncompiled = keras.Model(network.input, network.output, name=network.name)  # shares layers
     with atomic_path(path) as tmp:
         uncompiled.save(tmp)
+        deflate_zip(tmp)  # Keras stores the weights uncompressed
     return path
 
 

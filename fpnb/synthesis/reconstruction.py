@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fpnb.config import Profile, paths
+from fpnb.precision import resolve, torch_autocast
 from fpnb.data.datasets import native_scale, to_native
 from fpnb.synthesis.runs import load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Generator
@@ -331,8 +332,6 @@ def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profil
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
-    from fpnb.precision import resolve
-
     card = {"name": "minutiae_encoder", "profile": profile.name, "tag": tag, "train": train_args or {},
             "precision": resolve(profile),
             "generator_digest": module_digest(generator),
@@ -354,8 +353,6 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     ``fpnb.precision.resolve``): ``bf16`` runs the losses under bfloat16 autocast (1.85x faster a
     step at 128 px here); weights and optimiser state stay float32.
     """
-    from fpnb.precision import resolve, torch_autocast
-
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
     precision = precision or resolve(profile)
     steps = profile.encoder_steps if steps is None else steps
