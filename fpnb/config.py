@@ -178,9 +178,10 @@ def _significant(value, digits: int = 4):
     return float(f"{value:.{digits}g}") if isinstance(value, float) else value
 
 
-def load_timings(profile: str | Profile) -> dict[str, dict]:
-    """The timings of a profile's build, ``{name: {key: value}}`` (empty before any was saved)."""
-    path = paths.timings_file(profile)
+def load_timings(profile: str | Profile, report_dir: Path | None = None) -> dict[str, dict]:
+    """The timings of a profile's build, ``{name: {key: value}}`` (empty before any was saved); from
+    ``report_dir`` instead of the profile's report folder when given."""
+    path = report_dir / TIMINGS_FILE if report_dir is not None else paths.timings_file(profile)
     return json.loads(path.read_text()) if path.exists() else {}
 
 

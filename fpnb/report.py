@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from fpnb.config import TIMINGS_FILE, Profile, get_profile, paths
+from fpnb.config import TIMINGS_FILE, Profile, get_profile, load_timings, paths
 from fpnb.identity.metrics import far_resolved, rate_text
 
 KEY_PACKAGES = (
@@ -96,6 +96,15 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "tar_at_far_1e-4": ("TAR at FAR 0.01 %", "True accept rate: share of genuine pairs at or above the threshold "
                                              "that accepts 0.01 % of impostor pairs."),
     "eer": ("EER", "Equal error rate: where false accepts and false rejects are equally frequent."),
+    "flow_error_deg": ("ridge-flow error (°)", "Mean difference of ridge orientation between a reconstruction "
+                                               "and its source, inside the source's print area: 0 when the ridge "
+                                               "flow comes back, about 45 for unrelated prints."),
+    "flow_error_other_deg": ("ridge-flow error vs another source (°)", "The same against another, randomly "
+                                                                       "drawn source: the chance level."),
+    "pattern_agreement": ("pattern agreement", "Share of reconstructions whose pattern class (PrintNet) is the "
+                                               "source's."),
+    "pattern_agreement_other": ("pattern agreement with another source", "The same against another, randomly "
+                                                                         "drawn source: the chance level."),
     "direction": ("SeFa direction", "Latent direction found by SeFa, by decreasing eigenvalue."),
     "worst_match_rate": ("worst match rate", "Over the edit strengths tried along a direction, the lowest share of "
                                              "edited prints Bozorth3 still accepts as their unedited source."),
@@ -367,7 +376,7 @@ def build_manifest(profile: Profile, wall_seconds: dict[str, float], out_dir: Pa
         "seeds": notebook_seeds(out_dir),
         "data_hash": _data_hash(out_dir),
         "wall_seconds": wall_seconds,
-        "timings": _read_timings(out_dir),
+        "timings": load_timings(profile, out_dir),
         "build_started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)) if started else None,
         "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         **environment_manifest(),
@@ -730,12 +739,6 @@ def _runs_html(stems: list[str], wall_seconds: dict[str, float], out_dir: Path, 
         )
     head = "<tr><th>notebook</th><th>wall time (s)</th><th>commit</th><th>seed</th><th>provenance</th></tr>"
     return f'<table class="data">{head}{"".join(rows)}</table>'
-
-
-def _read_timings(out_dir: Path) -> dict[str, dict]:
-    """The notebooks' timings of the build in ``out_dir`` (``fpnb.config.save_timings``), empty when none."""
-    path = out_dir / TIMINGS_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def timings_html(timings: dict[str, dict]) -> str:

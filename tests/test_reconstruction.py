@@ -129,11 +129,15 @@ def test_maps_of_brings_minutiae_back_to_generator_pixels(prints):
 
 
 def test_evaluate_reconstruction_perfect_copies(prints):
-    table, summary = rc.evaluate_reconstruction(prints, prints.copy(), EqualityMatcher(), rc.native_scale(64))
+    torch.manual_seed(0)
+    net = PrintNet((4, 4, 4, 4)).eval()
+    table, summary = rc.evaluate_reconstruction(prints, prints.copy(), EqualityMatcher(), rc.native_scale(64), printnet=net)
     assert len(table) == 3 and summary["n_impostor"] == 6
     assert summary["tar_at_far_1e-3"] is None and summary["impostor_mean"] == 0.0  # 6 impostor pairs resolve 1/6 only
     assert summary["eer"] == 0.0 and summary["genuine_mean"] > summary["impostor_mean"]
     assert table["minutiae_f1"].eq(1.0).all()
+    assert summary["flow_error_deg"] == 0.0 and summary["flow_error_other_deg"] > 10  # three different masters
+    assert summary["pattern_agreement"] == 1.0 and 0 <= summary["pattern_agreement_other"] <= 1
     with pytest.raises(ValueError):
         rc.evaluate_reconstruction(prints, prints[:2], EqualityMatcher(), 1.0)
 
@@ -163,3 +167,15 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
     with torch.no_grad():
         next(other.parameters()).add_(1.0)
     assert rc.shipped_encoder(profile, other) is None  # an encoder is reused only with the generator it inverts
+
+
+def test_flow_error_grows_with_rotation_and_derangement_never_pairs_a_print_with_itself(prints):
+    from scipy import ndimage
+
+    native = rc.to_native(prints[:1], rc.native_scale(64))[0]
+    errors = [rc.flow_error(native, ndimage.rotate(native, angle, reshape=False, mode="nearest"))
+              for angle in (0, 10, 30)]
+    assert errors[0] == 0.0 and errors[0] < errors[1] < errors[2]
+    for n in (2, 3, 50):
+        other = rc._other(n, seed=n)
+        assert (other != np.arange(n)).all() and ((0 <= other) & (other < n)).all()

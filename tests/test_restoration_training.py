@@ -4,6 +4,7 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -165,8 +166,12 @@ def test_save_load_and_model_card(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (45, 30, 3), dtype=np.uint8)
     loaded = training.load_restoration_model(path)
     np.testing.assert_allclose(r.predict_image(loaded, image), r.predict_image(model, image), atol=1e-6)
-    card_path = training.save_model_card(path, get_profile("smoke"), "abc123", {"ssim": 0.5})
+    smoke = get_profile("smoke")
+    history = pd.DataFrame({"epoch": [1, 2], "loss": [0.2, 0.1], "time_s": [1.4, 1.7]})
+    card_path = training.save_model_card(path, smoke, "abc123", {"ssim": 0.5}, history=history)
     card = json.loads(card_path.read_text())
+    assert card["training_steps"] == 2 * smoke.steps_per_epoch and card["wall_seconds"] == 3
+    assert card["images_shown"] == card["training_steps"] * smoke.batch_size
     assert card_path.name == "unet_mse.json"
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["profile"] == "smoke" and card["data_manifest_hash"] == "abc123"

@@ -166,7 +166,7 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
         return card
     save_model(model, weights)
     history.to_csv(log, index=False)
-    return save_model_card(weights, profile, data_hash(root), metrics, run_config(run, profile))
+    return save_model_card(weights, profile, data_hash(root), metrics, run_config(run, profile), history)
 
 
 def identity_of(name: str) -> str:

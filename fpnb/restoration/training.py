@@ -227,13 +227,22 @@ def trained_precision(model: keras.Model) -> str:
     return "bf16" if "mixed_bfloat16" in policies else "fp32"
 
 
+def training_summary(history: pd.DataFrame, profile: Profile) -> dict:
+    """Steps, images shown and wall seconds of the epochs a training log records (``fit``'s history)."""
+    steps = len(history) * profile.steps_per_epoch
+    return {"training_steps": steps, "images_shown": steps * profile.batch_size,
+            "wall_seconds": round(float(history["time_s"].sum())) if "time_s" in history else None}
+
+
 def save_model_card(model_path: str | Path, profile: Profile, data_manifest_hash: str,
-                    metrics: dict, run_config: dict | None = None) -> Path:
-    """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256 and
-    the run configuration (builder, arguments, loss, learning rate) it was trained with."""
+                    metrics: dict, run_config: dict | None = None,
+                    history: pd.DataFrame | None = None) -> Path:
+    """Write ``<name>.json`` beside a saved model: profile, data hash, metrics, params, sha256, the run
+    configuration (builder, arguments, loss, learning rate) and, from ``history``, steps and wall time."""
     model_path = Path(model_path)
     model = load_restoration_model(model_path)
     card = {
+        **(training_summary(history, profile) if history is not None else {}),
         "name": model_path.name.split(".")[0],
         "file": model_path.name,
         "sha256": sha256_file(model_path),

@@ -268,6 +268,16 @@ def embed(net: PrintNet, images: np.ndarray, batch: int = 64) -> np.ndarray:
     return torch.cat(out).double().cpu().numpy() if out else np.zeros((0, net.args["widths"][-1]))
 
 
+@torch.inference_mode()
+def predict_patterns(net: PrintNet, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Pattern class index (into ``PATTERNS``) of N x R x R images in [0, 1]."""
+    device = next(net.parameters()).device
+    images = np.asarray(images, dtype=np.float32)
+    out = [net(torch.from_numpy(images[i:i + batch]).to(device)[:, None] * 2 - 1)["pattern"].argmax(1).cpu().numpy()
+           for i in range(0, len(images), batch)]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def _unit(f: torch.Tensor) -> torch.Tensor:
     """Unit-normalise each pixel's feature vector (LPIPS' channel normalisation)."""
     return f * torch.rsqrt(f.pow(2).sum(1, keepdim=True) + 1e-10)

@@ -339,7 +339,7 @@ def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profil
     return save_module(encoder, path, WEIGHTS_FORMAT, card)
 
 
-def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict, profile: Profile, seed: int = 0,
+def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict | None, profile: Profile, seed: int = 0,
                   loss_weights: dict | None = None, retrain: bool = False, steps: int | None = None,
                   tag: str = "main", batch_size: int | None = None, lr: float = 1e-3, channels: int = 16,
                   run_dir: Path | None = None, noise_maps: bool = True,
@@ -351,7 +351,8 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent, noise (the
     last two need ``pairs["w"]`` and ``pairs["noise"]``). ``precision`` (default: the profile's,
     ``fpnb.precision.resolve``): ``bf16`` runs the losses under bfloat16 autocast (1.85x faster a
-    step at 128 px here); weights and optimiser state stay float32.
+    step at 128 px here); weights and optimiser state stay float32. ``pairs`` may be None when the
+    shipped encoder is to be loaded.
     """
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
     precision = precision or resolve(profile)
@@ -360,6 +361,8 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict,
     shipped = shipped_encoder(profile, generator, tag)
     if shipped is not None and not retrain:
         return load_encoder(shipped), pd.read_csv(shipped.with_suffix(".log.csv")), f"shipped {shipped.name}"
+    if pairs is None:
+        raise ValueError(f"train_encoder: no shipped {profile.name} encoder for this generator, so training pairs are needed")
     generator.eval().requires_grad_(False)
     if printnet is not None:
         printnet.eval().requires_grad_(False)
@@ -419,13 +422,34 @@ def training_curves(log: pd.DataFrame, window: int = 25):
 
 # ----------------------------------------------------------------------------- evaluation
 
+def flow_error(source: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Mean ridge-orientation difference (degrees, 0-90) between two prints, inside the first one's
+    foreground: 0 when the ridge flow is reproduced, about 45 for unrelated flows."""
+    from fpnb.identity.fields import angle_error, foreground_mask, orientation_field
+
+    mask = foreground_mask(source)
+    if not mask.any():
+        return math.nan
+    error = angle_error(orientation_field(source)[0], orientation_field(reconstruction)[0])
+    return float(np.degrees(error[mask]).mean())
+
+
+def _other(n: int, seed: int) -> np.ndarray:
+    """A derangement of range(n) (no index maps to itself), drawn with ``seed``: each print's "other source"."""
+    return (np.arange(n) + np.random.default_rng(seed).integers(1, n, size=n)) % n
+
+
 def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, matcher, scale: float,
-                            seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Per-print table and summary: genuine score (reconstruction vs its source), impostors, TAR, minutiae F1.
+                            seed: int = 0, printnet: nn.Module | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per-print table and summary: genuine score (reconstruction vs its source), impostors, TAR, minutiae F1,
+    and whether the print's ridge flow (not only its minutiae) comes back.
 
     Impostors are every reconstruction against every other source (N (N - 1) pairs), so FARs
     below 1 / (N (N - 1)) are not resolved; ``n_impostor`` says how many there were. TAR CIs
-    resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``).
+    resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``). Ridge flow:
+    ``flow_error`` against the source and, as the chance level, against another source (drawn with
+    ``seed``); with ``printnet``, the share of reconstructions whose predicted pattern class is the
+    source's, and the same share against the other source.
     """
     from fpnb.identity.matchers import extract_minutiae
     from fpnb.identity.metrics import (bootstrap_ci, far_resolved, minutiae_prf, threshold_at_far,
@@ -439,19 +463,31 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     scores = np.array([[matcher.score(rec[i], src[j]) for j in range(n)] for i in range(n)])
     genuine = np.diag(scores)
     impostor = scores[~np.eye(n, dtype=bool)]
+    other = _other(n, seed)
     rows = []
     for i in range(n):
         prf = minutiae_prf(extract_minutiae(rec[i]), extract_minutiae(src[i]))
         rows.append({"index": i, "genuine_score": genuine[i], "best_impostor_score": np.delete(scores[i], i).max(),
                      "minutiae_precision": prf["precision"], "minutiae_recall": prf["recall"],
                      "minutiae_f1": prf["f1"], "n_minutiae_source": prf["tp"] + prf["fn"],
-                     "n_minutiae_reconstruction": prf["tp"] + prf["fp"]})
+                     "n_minutiae_reconstruction": prf["tp"] + prf["fp"],
+                     "flow_error_deg": flow_error(src[i], rec[i]),
+                     "flow_error_other_deg": flow_error(src[other[i]], rec[i])})
     table = pd.DataFrame(rows)
     metrics = verification_metrics(genuine, impostor)
     summary = {"n": n, "n_impostor": int(impostor.size), "eer": metrics["eer"],
                "genuine_mean": float(genuine.mean()), "impostor_mean": float(impostor.mean()),
                "minutiae_f1": float(table["minutiae_f1"].mean()),
                "minutiae_f1_ci": bootstrap_ci(table["minutiae_f1"].to_numpy(), seed=seed)}
+    for column in ("flow_error_deg", "flow_error_other_deg"):
+        summary |= {column: float(table[column].mean()), f"{column}_ci": bootstrap_ci(table[column].to_numpy(), seed=seed)}
+    if printnet is not None:
+        from fpnb.synthesis.printnet import predict_patterns
+
+        want, got = predict_patterns(printnet, sources), predict_patterns(printnet, reconstructions)
+        table["pattern_source"], table["pattern_reconstruction"] = want, got
+        for column, same in (("pattern_agreement", got == want), ("pattern_agreement_other", got == want[other])):
+            summary |= {column: float(same.mean()), f"{column}_ci": bootstrap_ci(same.astype(float), seed=seed)}
     for label in ("1e-3", "1e-4"):
         if not far_resolved(float(label), impostor.size):  # too few impostor pairs for this FAR
             summary |= {f"threshold_at_far_{label}": None, f"tar_at_far_{label}": None, f"tar_at_far_{label}_ci": None}
@@ -466,8 +502,9 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
 def summary_table(summaries: dict[str, dict]) -> pd.DataFrame:
     """One row per evaluation set: n, genuine and impostor means, TAR at FAR 0.1 % and 0.01 % with CIs, minutiae F1."""
     columns = ["n", "n_impostor", "genuine_mean", "impostor_mean", "tar_at_far_1e-3", "tar_at_far_1e-3_ci",
-               "tar_at_far_1e-4", "tar_at_far_1e-4_ci", "eer", "minutiae_f1", "minutiae_f1_ci"]
-    return pd.DataFrame({name: {c: summary[c] for c in columns} for name, summary in summaries.items()}).T
+               "tar_at_far_1e-4", "tar_at_far_1e-4_ci", "eer", "minutiae_f1", "minutiae_f1_ci",
+               "flow_error_deg", "flow_error_other_deg", "pattern_agreement", "pattern_agreement_other"]
+    return pd.DataFrame({name: {c: summary.get(c) for c in columns} for name, summary in summaries.items()}).T
 
 
 def ablation(generator: Generator, printnet: nn.Module | None, pairs: dict, eval_pairs: dict, profile: Profile,
