@@ -27,6 +27,7 @@ import pandas as pd
 
 from fpnb.config import TIMINGS_FILE, Profile, get_profile, load_timings, paths
 from fpnb.identity.metrics import far_resolved, rate_text
+from fpnb.weights_io import shipped_models
 
 KEY_PACKAGES = (
     "fpnb", "tensorflow-cpu", "keras", "torch", "numpy", "scikit-image", "opencv-python-headless",
@@ -96,6 +97,14 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "tar_at_far_1e-4": ("TAR at FAR 0.01 %", "True accept rate: share of genuine pairs at or above the threshold "
                                              "that accepts 0.01 % of impostor pairs."),
     "eer": ("EER", "Equal error rate: where false accepts and false rejects are equally frequent."),
+    "model": ("model", "A shipped model under weights/, named by its card."),
+    "profile": ("profile", "The profile (smoke / quick / full) the model was trained with: its data size and budget."),
+    "precision": ("precision", "Arithmetic the model trained in: bf16 (bfloat16 compute, float32 weights) or fp32."),
+    "training_steps": ("training steps", "Optimiser steps of the training run (for a GAN, generator steps)."),
+    "images_shown": ("images shown", "Training images seen: steps × batch size."),
+    "wall_minutes": ("training wall time (min)", "Minutes the training steps took on this 2-core CPU, often "
+                                                  "beside another job; not recorded by the oldest cards."),
+    "size_mb": ("file size (MB)", "Size of the shipped weights file."),
     "flow_error_deg": ("ridge-flow error (°)", "Mean difference of ridge orientation between a reconstruction "
                                                "and its source, inside the source's print area: 0 when the ridge "
                                                "flow comes back, about 45 for unrelated prints."),
@@ -823,6 +832,8 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
     staged = {stage.number for stage in STAGES}
     others = "".join(_headline_html(name, table) for name, table in tables.items() if name[:2] not in staged)
     columns = [c for table in tables.values() for c in [table.index.name, *shown_columns(table)] if c]
+    models = pd.DataFrame(shipped_models(paths.weights)).set_index("model")
+    columns += [models.index.name, *models.columns]
     columns += [key for values in manifest["timings"].values() for key in values]
     sections = "".join(
         f"<details><summary>{html.escape(f.stem)}</summary>{metrics_html(json.loads(f.read_text()))}</details>"
@@ -843,6 +854,8 @@ with those leaderboards. Intervals are 95 % bootstrap intervals over fingers; ea
 {_warning_html(problems, manifest['git_commit'])}
 {stages}
 {f'<section><h2>Other headline tables</h2>{others}</section>' if others else ''}
+<h2>Shipped models</h2><p>Every model card under <code>weights/</code>: what a rebuild of this report reuses
+instead of training (a model is reused only for the profile its card names).</p>{table_html(display_frame(models))}
 <h2 id="definitions">Definitions</h2>{_definitions_html(columns)}
 <h2>Notebooks</h2>{_runs_html(stems, wall_seconds, out_dir, manifest['seeds'], problems)}
 <h2>Timings on this machine</h2>{timings_html(manifest['timings'])}

@@ -37,6 +37,33 @@ def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
     return path if all(meta.get(k) == v for k, v in wanted.items()) else None
 
 
+def _logged_seconds(log: Path) -> float | None:
+    """Sum of a training log's per-step or per-epoch seconds (``seconds`` or ``time_s`` column), if it has one."""
+    import pandas as pd
+
+    if not log.exists():
+        return None
+    frame = pd.read_csv(log)
+    column = next((c for c in ("seconds", "time_s") if c in frame), None)
+    return float(frame[column].sum()) if column else None
+
+
+def shipped_models(weights_dir: Path) -> list[dict]:
+    """One row per model card in ``weights_dir``: profile, precision, training steps, images shown, wall time
+    (the card's, else its training log's), size."""
+    rows = []
+    for card in sorted(Path(weights_dir).glob("*.json")):
+        meta = json.loads(card.read_text())
+        weights = card.with_name(meta.get("file", card.stem))
+        wall = meta.get("wall_seconds") or _logged_seconds(card.with_suffix(".log.csv"))
+        rows.append({"model": meta.get("name", card.stem), "profile": meta.get("profile"),
+                     "precision": meta.get("precision", "fp32"), "training_steps": meta.get("training_steps"),
+                     "images_shown": meta.get("images_shown"),
+                     "wall_minutes": None if wall is None else round(wall / 60, 1),
+                     "size_mb": round(weights.stat().st_size / 1e6, 1) if weights.exists() else None})
+    return rows
+
+
 def module_digest(module) -> str:
     """SHA-256 over a torch module's state (names, dtypes, shapes, bytes): which weights a derived model belongs to."""
     import torch

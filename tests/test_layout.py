@@ -13,7 +13,7 @@ ALLOWED = {
     "synthesis": {"config", "files", "precision", "weights_io", "plots", "data", "identity"},
     "config": {"files"}, "files": set(), "precision": {"config"}, "weights_io": {"config", "files"},
     "plots": {"config", "files"},
-    "report": {"config", "files", "precision", "identity"},  # it renders rates with identity.metrics
+    "report": {"config", "files", "precision", "identity", "weights_io"},  # rates via identity.metrics, model cards
 }
 
 

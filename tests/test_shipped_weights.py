@@ -48,3 +48,18 @@ def test_weights_of_a_stronger_profile_are_never_replaced_by_a_weaker_run(tmp_pa
     assert not may_ship(path, get_profile("quick")) and may_ship(path, get_profile("full"))
     path.with_suffix(".json").write_text(json.dumps({"profile": "quick"}))
     assert may_ship(path, get_profile("quick")) and may_ship(path, get_profile("full"))
+
+
+def test_shipped_models_table_reads_cards_and_falls_back_to_the_log_for_wall_time(tmp_path):
+    from fpnb.weights_io import shipped_models
+
+    (tmp_path / "a.keras").write_bytes(b"x" * 2_000_000)
+    (tmp_path / "a.json").write_text(json.dumps({"name": "a", "file": "a.keras", "profile": "full",
+                                                 "precision": "bf16", "training_steps": 10, "wall_seconds": 600}))
+    (tmp_path / "b.json").write_text(json.dumps({"name": "b", "file": "b.safetensors", "profile": "quick"}))
+    (tmp_path / "b.log.csv").write_text("step,seconds\n1,30\n2,90\n")
+    a, b = shipped_models(tmp_path)
+    assert a == {"model": "a", "profile": "full", "precision": "bf16", "training_steps": 10, "images_shown": None,
+                 "wall_minutes": 10.0, "size_mb": 2.0}
+    assert b["wall_minutes"] == 2.0 and b["size_mb"] is None and b["precision"] == "fp32"
+    assert [row["model"] for row in shipped_models(paths.weights)] == sorted(p.stem for p in paths.weights.glob("*.json"))
