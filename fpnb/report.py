@@ -622,7 +622,14 @@ def conclude_reconstruction(table: pd.DataFrame) -> str:
             part += f" ({int(row['n']):,} reconstructions"
             part += f", {int(row['n_impostor']):,} impostor pairs)" if not _missing(row.get("n_impostor")) else ")"
         parts.append(part)
-    return "Reconstructions accepted as their source print by Bozorth3 — " + "; ".join(parts) + "."
+    text = "Reconstructions accepted as their source print by Bozorth3 — " + "; ".join(parts) + "."
+    if {"flow_error_deg", "flow_error_other_deg"} <= set(table.columns):
+        flows = [f"{name} {sig3(float(row['flow_error_deg']))}° (another source: "
+                 f"{sig3(float(row['flow_error_other_deg']))}°)" for name, row in table.iterrows()
+                 if not _missing(row.get("flow_error_deg"))]
+        if flows:
+            text += " Ridge-flow error against the source: " + "; ".join(flows) + "."
+    return text
 
 
 def conclude_editing(table: pd.DataFrame) -> str:

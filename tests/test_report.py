@@ -207,3 +207,16 @@ def test_index_fits_1280_px_and_every_figure_loads(study):
         widths = page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
         assert widths and all(w > 0 for w in widths)
         browser.close()
+
+
+def test_reconstruction_conclusion_gives_the_tar_and_the_ridge_flow_against_its_chance_level():
+    from fpnb.report import conclude_reconstruction
+
+    table = pd.DataFrame({"n": [200], "n_impostor": [39800], "tar_at_far_1e-3": [0.915],
+                          "tar_at_far_1e-3_ci": ["[0.875, 0.95]"], "eer": [0.033],
+                          "flow_error_deg": [31.24], "flow_error_other_deg": [33.5]},
+                         index=pd.Index(["test-split masters"]))
+    text = conclude_reconstruction(table)
+    assert "39,800 impostor pairs" in text
+    assert "Ridge-flow error against the source: test-split masters 31.2° (another source: 33.5°)" in text
+    assert "Ridge-flow" not in conclude_reconstruction(table.drop(columns=["flow_error_deg", "flow_error_other_deg"]))
