@@ -143,6 +143,10 @@ def test_early_stopping(tmp_path):
     assert list(history["epoch"]) == [1, 2, 3]  # val_loss never improves on epoch 1
     assert state["stopped"] and state["best_epoch"] == 1
     assert list(_fit(_tiny_unet(), tmp_path, epochs=6, patience=2)["epoch"]) == [1, 2, 3]
+    # without a patience (the default: the cosine schedule fixes the budget) the stopped run trains on
+    history = _fit(_tiny_unet(learning_rate=0.0), tmp_path, epochs=6)
+    assert list(history["epoch"]) == [1, 2, 3, 4, 5, 6]
+    assert not json.loads((tmp_path / "state.json").read_text())["stopped"]
 
 
 def test_fit_trains_pix2pix(tmp_path):

@@ -88,7 +88,7 @@ def _checkpoint_paths(run_dir: Path, epoch: int) -> tuple[Path, Path]:
 class _Checkpointer(keras.callbacks.Callback):
     """Per-epoch bookkeeping: history, early stopping, best and last checkpoints, logs."""
 
-    def __init__(self, run_dir: Path, state: dict, monitor: str, patience: int):
+    def __init__(self, run_dir: Path, state: dict, monitor: str, patience: int | None):
         super().__init__()
         self.run_dir = run_dir
         self.state = state
@@ -111,7 +111,7 @@ class _Checkpointer(keras.callbacks.Callback):
             _atomic_save_weights(self.model, _best_path(self.run_dir, epoch + 1))
         else:
             state["wait"] += 1
-            if state["wait"] >= self.patience:
+            if self.patience is not None and state["wait"] >= self.patience:
                 state["stopped"] = True
                 self.model.stop_training = True
         state["history"].append(row)
@@ -155,9 +155,9 @@ def _prune(run_dir: Path, state: dict) -> None:
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset | None,
         run_dir: str | Path, epochs: int, steps_per_epoch: int,
         validation_steps: int | None = None, seed: int = 0, resume: bool = True,
-        patience: int = 5, monitor: str = "val_loss", verbose: str | int = "auto",
+        patience: int | None = None, monitor: str = "val_loss", verbose: str | int = "auto",
         callbacks: list[keras.callbacks.Callback] | None = None, cosine: bool = True) -> pd.DataFrame:
-    """Train a compiled model (or Pix2Pix) with early stopping and per-epoch resumable checkpoints.
+    """Train a compiled model (or Pix2Pix) with per-epoch resumable checkpoints, keeping the best epoch.
 
     ``train_ds`` yields (input, target) batches and should repeat (``steps_per_epoch``
     bounds an epoch). With ``resume`` and a ``state.json`` in ``run_dir`` the model and
@@ -166,7 +166,9 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
     reproducible from its resume point (the dataset restarts its own sequence). The best
     weights by ``monitor`` (lower is better; ``val_`` dropped without ``val_ds``) are
     loaded into ``model`` at the end. With ``cosine`` each optimizer's compiled learning rate
-    decays over ``epochs`` to 5 %. Extra ``callbacks`` run after the checkpointer.
+    decays over ``epochs`` to 5 %, which fixes the budget, so there is no early stopping unless
+    ``patience`` (epochs without improvement) is given; a run stopped under a patience that no
+    longer applies resumes. Extra ``callbacks`` run after the checkpointer.
     Returns one history row per completed epoch.
     """
     run_dir = Path(run_dir)
@@ -190,6 +192,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset |
         state = {"epoch": 0, "checkpoint": None, "history": [], "best": None, "best_epoch": None,
                  "wait": 0, "stopped": False, "monitor": monitor, "seed": seed, "weight_shapes": shapes}
         _prune(run_dir, state)
+    if state["stopped"] and (patience is None or state["wait"] < patience):
+        state["stopped"] = False  # stopped early under a shorter patience: train on
     if state["monitor"] != monitor:
         raise ValueError(f"fit: run in {run_dir} monitors {state['monitor']!r}, not {monitor!r}")
     if not state["stopped"] and state["epoch"] < epochs:
