@@ -149,7 +149,7 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
 
     monkeypatch.setattr(rc, "paths", Paths(tmp_path))
     profile = get_profile("quick")
-    assert rc.shipped_ablation(profile, generator) is None
+    assert rc.shipped_ablation(profile, generator) is None and rc.needs_training_pairs(profile, generator)
     torch.manual_seed(0)
     encoder = rc.build_encoder(generator, channels=8)
     for head in encoder.noise_heads:
@@ -163,6 +163,7 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
     table = rc.shipped_ablation(profile, generator)
     assert list(table.index) == ["l2", "l2+perceptual"] and table.loc["l2", "tar_at_far_1e-3"] == 0.5
     assert rc.shipped_ablation(get_profile("full"), generator) is None
+    assert not rc.needs_training_pairs(profile, generator) and rc.needs_training_pairs(profile, generator, retrain=True)
     other = copy.deepcopy(generator)
     with torch.no_grad():
         next(other.parameters()).add_(1.0)

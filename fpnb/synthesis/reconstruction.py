@@ -318,6 +318,11 @@ def shipped_ablation(profile: Profile, generator: Generator) -> pd.DataFrame | N
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant") if rows else None
 
 
+def needs_training_pairs(profile: Profile, generator: Generator, retrain: bool = False) -> bool:
+    """Whether 09 trains anything: not when the shipped encoder of this generator and its card's ablation are reused."""
+    return retrain or shipped_ablation(profile, generator) is None  # an ablation is found only with its encoder
+
+
 def load_encoder(path: str | Path) -> MinutiaeEncoder:
     """Rebuild an encoder from its safetensors file (arguments in the metadata), checking the card's sha256."""
     return load_module(MinutiaeEncoder, path, WEIGHTS_FORMAT).eval()
@@ -422,16 +427,27 @@ def training_curves(log: pd.DataFrame, window: int = 25):
 
 # ----------------------------------------------------------------------------- evaluation
 
+def _flow(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A print's ridge orientation field and foreground mask."""
+    from fpnb.identity.fields import foreground_mask, orientation_field
+
+    return orientation_field(image)[0], foreground_mask(image)
+
+
+def _flow_error(source: tuple[np.ndarray, np.ndarray], orientation: np.ndarray) -> float:
+    """Mean angle (degrees) between a source's orientation field (``_flow``) and ``orientation``, inside its mask."""
+    from fpnb.identity.fields import angle_error
+
+    reference, mask = source
+    return float(np.degrees(angle_error(reference, orientation)[mask]).mean()) if mask.any() else math.nan
+
+
 def flow_error(source: np.ndarray, reconstruction: np.ndarray) -> float:
     """Mean ridge-orientation difference (degrees, 0-90) between two prints, inside the first one's
     foreground: 0 when the ridge flow is reproduced, about 45 for unrelated flows."""
-    from fpnb.identity.fields import angle_error, foreground_mask, orientation_field
+    from fpnb.identity.fields import orientation_field
 
-    mask = foreground_mask(source)
-    if not mask.any():
-        return math.nan
-    error = angle_error(orientation_field(source)[0], orientation_field(reconstruction)[0])
-    return float(np.degrees(error[mask]).mean())
+    return _flow_error(_flow(source), orientation_field(reconstruction)[0])
 
 
 def _other(n: int, seed: int) -> np.ndarray:
@@ -451,6 +467,7 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     ``seed``); with ``printnet``, the share of reconstructions whose predicted pattern class is the
     source's, and the same share against the other source.
     """
+    from fpnb.identity.fields import orientation_field
     from fpnb.identity.matchers import extract_minutiae
     from fpnb.identity.metrics import (bootstrap_ci, far_resolved, minutiae_prf, threshold_at_far,
                                        verification_metrics)
@@ -464,6 +481,7 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     genuine = np.diag(scores)
     impostor = scores[~np.eye(n, dtype=bool)]
     other = _other(n, seed)
+    source_flows, orientations = [_flow(image) for image in src], [orientation_field(image)[0] for image in rec]
     rows = []
     for i in range(n):
         prf = minutiae_prf(extract_minutiae(rec[i]), extract_minutiae(src[i]))
@@ -471,8 +489,8 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
                      "minutiae_precision": prf["precision"], "minutiae_recall": prf["recall"],
                      "minutiae_f1": prf["f1"], "n_minutiae_source": prf["tp"] + prf["fn"],
                      "n_minutiae_reconstruction": prf["tp"] + prf["fp"],
-                     "flow_error_deg": flow_error(src[i], rec[i]),
-                     "flow_error_other_deg": flow_error(src[other[i]], rec[i])})
+                     "flow_error_deg": _flow_error(source_flows[i], orientations[i]),
+                     "flow_error_other_deg": _flow_error(source_flows[other[i]], orientations[i])})
     table = pd.DataFrame(rows)
     metrics = verification_metrics(genuine, impostor)
     summary = {"n": n, "n_impostor": int(impostor.size), "eer": metrics["eer"],
