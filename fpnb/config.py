@@ -44,6 +44,7 @@ class Profile:
     # hyperparameter search (fpnb.restoration.search): trials of search_epochs short epochs each
     search_trials: int = 24
     search_epochs: int = 8
+    search_steps_per_epoch: int = 60
     # synthesis (fpnb.synthesis.stylegan)
     gan_resolution: int = 128
     gan_channels: int = 128
@@ -61,6 +62,7 @@ _PROFILES = {
     "smoke": Profile(
         "smoke", ships_weights=False, small_models=True, n_identities=20, n_impressions=2, n_match_identities=6,
         crop_size=64, batch_size=4, epochs=1, steps_per_epoch=2, n_eval_images=4, search_trials=1, search_epochs=1,
+        search_steps_per_epoch=2,
         gan_resolution=32, gan_channels=16, gan_steps=2, gan_batch=4, n_gan_samples=8,
         printnet_steps=2, encoder_steps=2, n_recon_eval=4,
     ),
@@ -75,6 +77,7 @@ _PROFILES = {
     "full": Profile(
         "full", n_identities=2000, n_impressions=4, n_match_identities=100,
         crop_size=128, batch_size=8, epochs=40, steps_per_epoch=300, n_eval_images=400,
+        search_trials=8, search_epochs=4,  # the search keeps quick's reduced budget: 240 steps a trial
         gan_resolution=128, gan_channels=64, gan_steps=6000, gan_batch=16, n_gan_samples=1000,
         printnet_steps=1500, encoder_steps=5000, n_recon_eval=200,
     ),

@@ -158,6 +158,13 @@ def test_loss_parts_add_up():
                                0.84 * parts["ms_ssim_loss"].numpy() + 0.16 * 0.6, rtol=1e-5)
     for name, loss in r.LOSSES.items():
         assert loss(y, y).shape == (1,), name
+    mixed = r.loss_function("ms_ssim_l1", 0.5)(y, p).numpy()
+    np.testing.assert_allclose(mixed, 0.5 * parts["ms_ssim_loss"].numpy() + 0.5 * 0.6, rtol=1e-5)
+    assert r.loss_function("mae") is r.mae
+    with pytest.raises(ValueError, match="only the ms_ssim_l1"):
+        r.loss_function("mse", 0.5)
+    with pytest.raises(ValueError, match="unknown 'l3'"):
+        r.loss_function("l3")
 
 
 def test_pix2pix_train_step_returns_losses():

@@ -223,6 +223,32 @@ def test_ship_rewrites_weights_and_card_only_when_retrained(tmp_path, monkeypatc
     assert weights.read_bytes() != before
 
 
+def test_the_tuned_run_is_the_search_winner_of_its_own_profile(tmp_path, monkeypatch):
+    from fpnb import config
+    from fpnb.restoration import study
+
+    monkeypatch.setattr(study, "paths", config.Paths(tmp_path))
+    full = get_profile("full")
+    assert set(study.runs(full)) == set(study.RUNS)  # before the search: the fixed runs only
+    with pytest.raises(FileNotFoundError, match="05_search"):
+        study.get_run("unet_tuned", profile=full)
+    with pytest.raises(ValueError, match="pass the profile"):
+        study.get_run("unet_tuned")
+    best = {"base_filters": 12.0, "depth": 3.0, "batch_norm": 0.0, "dropout": 0.05, "learning_rate": 0.0021,
+            "loss": "ms_ssim_l1", "ms_ssim_weight": 0.65}
+    path = study.paths.metrics_file(full, study.SEARCH_METRICS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"best": best}))
+    run = study.get_run("unet_tuned", profile=full)
+    assert run.name == "unet_tuned" and study.runs(full)["unet_tuned"] == run
+    assert run.kwargs == {"depth": 3, "base_filters": 12, "batch_norm": False, "dropout": 0.05}
+    assert (run.loss, run.learning_rate, run.ms_ssim_weight) == ("ms_ssim_l1", 0.0021, 0.65)
+    assert study.run_config(run, full)["ms_ssim_weight"] == 0.65
+    assert "ms_ssim_weight" not in study.run_config(study.RUNS["unet_mse"], full)  # shipped cards still match
+    assert study.run_dir(run, full) != study.run_dir(study.RUNS["unet_ms_ssim_l1"], full)
+    assert set(study.runs(get_profile("quick"))) == set(study.RUNS)  # another profile's search does not count
+
+
 def test_a_search_trial_runs_in_smoke(tmp_path):
     from fpnb.data.datasets import build_restoration_dataset
     from fpnb.restoration.search import HYPERPARAMETERS, search

@@ -131,6 +131,21 @@ LOSSES: dict[str, Callable] = {
     "ms_ssim_l1": ms_ssim_l1,
 }
 
+
+def loss_function(loss: str, ms_ssim_weight: float | None = None) -> Callable:
+    """The named loss; ``ms_ssim_l1`` with another MS-SSIM weight than 0.84 where one is given."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss: unknown {loss!r}, expected one of {sorted(LOSSES)}")
+    if ms_ssim_weight is None:
+        return LOSSES[loss]
+    if loss != "ms_ssim_l1":
+        raise ValueError(f"ms_ssim_weight: only the ms_ssim_l1 loss has one, not {loss!r}")
+
+    def ms_ssim_l1(y_true, y_pred):
+        return ms_ssim_l1_parts(y_true, y_pred, alpha=ms_ssim_weight)["loss"]
+
+    return ms_ssim_l1
+
 # --------------------------------------------------------------------------- builders
 
 
@@ -392,26 +407,27 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
-def compile_model(model: keras.Model, loss: str = "mse", learning_rate: float = 1e-3) -> keras.Model:
-    """Compile a non-GAN model with Adam, a named loss and MAE/PSNR/SSIM metrics.
+def compile_model(model: keras.Model, loss: str = "mse", learning_rate: float = 1e-3,
+                  ms_ssim_weight: float | None = None) -> keras.Model:
+    """Compile a non-GAN model with Adam, a named loss (``loss_function``) and MAE/PSNR/SSIM metrics.
 
     XLA is off: on two CPU cores its compile time outweighs the gain for short runs.
     A Pix2Pix model is returned as is (it compiles its own two optimizers).
     """
     if isinstance(model, Pix2Pix):
         return model
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSSES[loss],
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss_function(loss, ms_ssim_weight),
                   metrics=[mae, psnr, ssim], jit_compile=False)
     return model
 
 
 def build_model(name: str, loss: str = "mse", learning_rate: float = 1e-3, seed: int = 0,
-                **kwargs) -> keras.Model:
+                ms_ssim_weight: float | None = None, **kwargs) -> keras.Model:
     """Seed Keras, build ``MODELS[name](**kwargs)`` and compile it for training."""
     if name not in MODELS:
         raise ValueError(f"model: unknown {name!r}, expected one of {sorted(MODELS)}")
     keras.utils.set_random_seed(seed)
-    return compile_model(MODELS[name](**kwargs), loss, learning_rate)
+    return compile_model(MODELS[name](**kwargs), loss, learning_rate, ms_ssim_weight)
 
 
 # --------------------------------------------------------------------------- prediction

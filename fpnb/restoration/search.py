@@ -1,10 +1,11 @@
 """Hyperparameter search for the study U-Net with KerasTuner, as seed 000 searched its U-Net.
 
 The space: width (base filters), depth, batch normalisation, dropout, Adam's learning rate and the
-loss (MSE, MAE, MS-SSIM, MS-SSIM + L1 with its mix). Each trial trains on the profile's crops for
-``profile.search_epochs`` short epochs and is scored by validation SSIM; the winner is a
-configuration to train at the full budget, not a shipped model. Trials run in the profile's
-precision and resume from ``runs/<profile>/search`` (KerasTuner's own oracle files).
+loss (MSE, MAE, MS-SSIM, MS-SSIM + L1 with its mix), at widths that serve within the latency goal.
+Each trial trains on the profile's crops for ``search_epochs`` short epochs of
+``search_steps_per_epoch`` steps and is scored by validation SSIM; the winner is trained at the
+profile's full budget as the ``unet_tuned`` run (``fpnb.restoration.study.tuned_run``). Trials run
+in the profile's precision and resume from ``runs/<profile>/search`` (KerasTuner's own oracle files).
 """
 from __future__ import annotations
 
@@ -15,16 +16,9 @@ import pandas as pd
 from fpnb.config import Profile, paths
 
 HYPERPARAMETERS = ("base_filters", "depth", "batch_norm", "dropout", "learning_rate", "loss", "ms_ssim_weight")
-
-
-def _ms_ssim_l1(alpha: float):
-    """The MS-SSIM + L1 loss with the trial's mix ``alpha``."""
-    from fpnb.restoration.models import ms_ssim_l1_parts
-
-    def ms_ssim_l1(y_true, y_pred):
-        return ms_ssim_l1_parts(y_true, y_pred, alpha=alpha)["loss"]
-
-    return ms_ssim_l1
+# Widths that serve one 400x275 print within the 50 ms goal in bfloat16 on 2 cores: 16 filters took
+# 46 ms (reports/bench/api.json); 32 filters cost 2.5x as much per image (reports/bench/precision.json).
+WIDTHS = (8, 12, 16)
 
 
 def _build(hp, small: bool):
@@ -33,13 +27,13 @@ def _build(hp, small: bool):
 
     from fpnb.restoration import models
 
-    widths = [4, 8] if small else [12, 16, 24, 32]
+    widths = [4, 8] if small else list(WIDTHS)
     model = models.unet(depth=hp.Choice("depth", [3, 4]), base_filters=hp.Choice("base_filters", widths),
                         batch_norm=hp.Boolean("batch_norm", default=True),
                         dropout=hp.Choice("dropout", [0.0, 0.05, 0.1, 0.2]))
     loss = hp.Choice("loss", ["mse", "mae", "ms_ssim", "ms_ssim_l1"])
     weight = hp.Float("ms_ssim_weight", 0.5, 0.95, step=0.05, parent_name="loss", parent_values=["ms_ssim_l1"])
-    loss_fn = _ms_ssim_l1(weight) if loss == "ms_ssim_l1" else models.LOSSES[loss]
+    loss_fn = models.loss_function(loss, weight if loss == "ms_ssim_l1" else None)
     optimizer = keras.optimizers.Adam(hp.Float("learning_rate", 3e-4, 1e-2, sampling="log"))
     model.compile(optimizer=optimizer, loss=loss_fn, metrics=[models.ssim], jit_compile=False)
     return model
@@ -61,7 +55,7 @@ def search(profile: Profile, root: Path, seed: int = 0, directory: Path | None =
                             max_trials=profile.search_trials, seed=seed, directory=str(directory),
                             project_name="unet", overwrite=overwrite)
     with keras_precision(resolve(profile)):
-        tuner.search(train, epochs=profile.search_epochs, steps_per_epoch=profile.steps_per_epoch,
+        tuner.search(train, epochs=profile.search_epochs, steps_per_epoch=profile.search_steps_per_epoch,
                      validation_data=val, validation_steps=validation_steps, verbose=0)
     rows = []
     for trial in tuner.oracle.get_best_trials(num_trials=profile.search_trials):

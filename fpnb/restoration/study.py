@@ -35,9 +35,13 @@ class RestorationRun:
     loss: str = "mse"
     kwargs: dict = field(default_factory=dict)
     learning_rate: float = 1e-3  # Adam's; Pix2Pix keeps its own two rates
+    ms_ssim_weight: float | None = None  # the MS-SSIM share of an ms_ssim_l1 loss (None: 0.84)
+    label: str = ""  # the run's name where the model and loss do not make it
 
     @property
     def name(self) -> str:
+        if self.label:
+            return self.label
         return self.model if self.model in ("conv_dense", "autoencoder", "pix2pix") else f"{self.model}_{self.loss}"
 
 
@@ -61,12 +65,39 @@ RUNS = {run.name: run for run in (
 )}
 
 
-def get_run(model: str, loss: str = "mse") -> RestorationRun:
-    """The run of ``model`` trained with ``loss`` (the loss is ignored where a model has one)."""
+TUNED = "unet_tuned"
+SEARCH_METRICS = "05_search"
+
+
+def tuned_run(profile: Profile) -> RestorationRun:
+    """The study U-Net with the winning configuration of this profile's search (notebook 05_search)."""
+    path = paths.metrics_file(profile, SEARCH_METRICS)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no search result for profile {profile.name}; run notebooks/05_search first")
+    best = json.loads(path.read_text())["best"]
+    weight = best.get("ms_ssim_weight")
+    kwargs = {"depth": int(best["depth"]), "base_filters": int(best["base_filters"]),
+              "batch_norm": bool(best["batch_norm"]), "dropout": float(best["dropout"])}
+    return RestorationRun("unet", str(best["loss"]), kwargs, float(best["learning_rate"]),
+                          ms_ssim_weight=None if weight is None or np.isnan(weight) else float(weight), label=TUNED)
+
+
+def runs(profile: Profile) -> dict[str, RestorationRun]:
+    """Every compared run of a profile: the fixed ones, and the search winner once the search has run."""
+    found = paths.metrics_file(profile, SEARCH_METRICS).exists()
+    return RUNS | ({TUNED: tuned_run(profile)} if found else {})
+
+
+def get_run(model: str, loss: str = "mse", profile: Profile | None = None) -> RestorationRun:
+    """The run of ``model`` trained with ``loss`` (ignored where a model has one); ``unet_tuned`` needs the profile."""
+    if model == TUNED:
+        if profile is None:
+            raise ValueError(f"model: {TUNED!r} is the winner of a profile's search; pass the profile")
+        return tuned_run(profile)
     for run in RUNS.values():
         if run.model == model and (run.loss == loss or run.model in ("conv_dense", "autoencoder", "pix2pix")):
             return run
-    raise ValueError(f"model/loss: no run {model!r} with {loss!r}; runs: {sorted(RUNS)}")
+    raise ValueError(f"model/loss: no run {model!r} with {loss!r}; runs: {sorted(RUNS) + [TUNED]}")
 
 
 def builder_kwargs(run: RestorationRun, profile: Profile) -> dict:
@@ -87,6 +118,8 @@ def run_config(run: RestorationRun, profile: Profile) -> dict:
     """
     config = {"model": run.model, "loss": run.loss, "learning_rate": run.learning_rate,
               "builder_kwargs": builder_kwargs(run, profile)}
+    if run.ms_ssim_weight is not None:
+        config["ms_ssim_weight"] = run.ms_ssim_weight
     return json.loads(json.dumps(config, sort_keys=True))  # tuples as lists, as read back from a card
 
 
@@ -115,7 +148,7 @@ def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int =
         return load_restoration_model(weights), pd.read_csv(log), f"shipped {weights.name}"
     with keras_precision(resolve(profile)):  # mixed_bfloat16 where the CPU has bfloat16 units
         model = build_model(run.model, loss=run.loss, learning_rate=run.learning_rate, seed=seed,
-                            **builder_kwargs(run, profile))
+                            ms_ssim_weight=run.ms_ssim_weight, **builder_kwargs(run, profile))
     train = tf_pairs(root, "training", profile.batch_size, profile.crop_size, seed=seed)
     val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
     validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)
@@ -294,7 +327,7 @@ SEED_TABLE = pd.DataFrame(
 def comparison(profile: Profile, threshold: float, seed: int = 0) -> pd.DataFrame:
     """One row per run whose notebook has written its test tables: means, 95 % CIs, params."""
     rows = {}
-    for run in RUNS.values():
+    for run in runs(profile).values():
         table_path, cross_path = paths.table(profile, run.name), paths.table(profile, f"{run.name}-cross")
         if table_path.exists():
             cross = pd.read_csv(cross_path) if cross_path.exists() else None
@@ -323,16 +356,17 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
     return ranks.join(seed).sort_values("rank_ssim")
 
 
-def restore_examples(profile: Profile, root: Path, names: list[str], runs: list[str]) -> dict[str, np.ndarray]:
-    """Test images ``names`` through each run: {"input": ..., "ground truth": ..., run: preds}."""
+def restore_examples(profile: Profile, root: Path, names: list[str], run_names: list[str]) -> dict[str, np.ndarray]:
+    """Test images ``names`` through each of ``run_names``: {"input": ..., "ground truth": ..., run: preds}."""
     from fpnb.data.datasets import load_pairs
     from fpnb.restoration.models import predict_batch
 
     inputs, targets, all_names = load_pairs(root, "test", limit=profile.n_eval_images)
     index = [all_names.index(name) for name in names]
     rows = {"input": inputs[index], "ground truth": targets[index]}
-    for name in runs:
-        rows[name] = predict_batch(load_trained(RUNS[name], profile), inputs[index])
+    compared = runs(profile)
+    for name in run_names:
+        rows[name] = predict_batch(load_trained(compared[name], profile), inputs[index])
     return rows
 
 
