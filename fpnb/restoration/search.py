@@ -74,6 +74,7 @@ def search_figure(table: pd.DataFrame):
     axes[0].set(xlabel="base filters", ylabel="validation SSIM")
     axes[1].scatter(table["learning_rate"], table["val_ssim"])
     axes[1].set(xlabel="Adam learning rate", xscale="log")
+    axes[1].xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels of a log axis overlap
     losses = sorted(table["loss"].unique())
     axes[2].scatter([losses.index(v) for v in table["loss"]], table["val_ssim"])
     axes[2].set_xticks(range(len(losses)), losses)
