@@ -52,8 +52,8 @@ def search(profile: Profile, root: Path, seed: int = 0, directory: Path | None =
     val = tf_pairs(root, "validation", profile.batch_size, profile.crop_size, seed=seed + 1, augment=False)
     validation_steps = max(1, len(list_pairs(root, "validation")) // profile.batch_size)
     tuner = kt.RandomSearch(lambda hp: _build(hp, profile.small_models), objective=kt.Objective("val_ssim", "max"),
-                            max_trials=profile.search_trials, seed=seed, directory=str(directory),
-                            project_name="unet", overwrite=overwrite)
+                            max_trials=profile.search_trials, seed=seed + 1, directory=str(directory),
+                            project_name="unet", overwrite=overwrite)  # KerasTuner draws a random seed for 0
     with keras_precision(resolve(profile)):
         tuner.search(train, epochs=profile.search_epochs, steps_per_epoch=profile.search_steps_per_epoch,
                      validation_data=val, validation_steps=validation_steps, verbose=0)
