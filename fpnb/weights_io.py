@@ -109,13 +109,19 @@ def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str])
     return True
 
 
-def save_module(module, path: str | Path, fmt: str, card: dict) -> Path:
-    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256."""
+def save_module(module, path: str | Path, fmt: str, card: dict, storage: str = "float32") -> Path:
+    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256.
+
+    ``storage="bfloat16"`` stores floating-point tensors at half the size; ``load_module`` casts them
+    back to the module's float32 parameters (metrics must then be measured with the stored weights).
+    """
     import torch
 
     path = Path(path)
-    write_safetensors(module.state_dict(), path, {"format": fmt, "args": json.dumps(module.args)})
-    full_card = {**card, "file": path.name, "format": fmt, "args": module.args,
+    dtype = getattr(torch, storage)
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in module.state_dict().items()}
+    write_safetensors(state, path, {"format": fmt, "args": json.dumps(module.args)})
+    full_card = {**card, "file": path.name, "format": fmt, "args": module.args, "storage": storage,
                  "n_params": sum(p.numel() for p in module.parameters()),
                  "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}
     write_text(card_path(path), json.dumps(full_card, indent=2, sort_keys=True, default=float) + "\n")

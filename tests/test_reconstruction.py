@@ -1,4 +1,5 @@
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -72,6 +73,8 @@ def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, t
     encoder, log, _ = rc.train_encoder(generator, printnet, pairs, profile, loss_weights=weights, steps=2,
                                        channels=8, run_dir=tmp_path)
     assert list(log["step"]) == [1, 2]
+    assert all(torch.equal(v, v.to(torch.bfloat16).float()) for v in encoder.state_dict().values()
+               if v.is_floating_point())  # rounded as shipped, so metrics are of the stored weights
     for name in ["loss", *weights]:
         assert np.isfinite(log[name]).all(), name
     changed = [not torch.equal(initial[k], v) for k, v in encoder.state_dict().items() if k != "w_avg"]
@@ -156,10 +159,15 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
         torch.nn.init.normal_(head.weight)
     ablation = {"l2": {"steps": 1, "tar_at_far_1e-3": 0.5}, "l2+perceptual": {"steps": 1, "tar_at_far_1e-3": 0.25}}
     rc.ship_encoder(encoder, generator, profile, pd.DataFrame({"step": [1], "loss": [1.0]}), {"ablation": ablation})
-    loaded = rc.load_encoder(rc.shipped_encoder(profile, generator))
+    path = rc.shipped_encoder(profile, generator)
+    loaded = rc.load_encoder(path)
+    stored = {k: v.to(torch.bfloat16).float() if v.is_floating_point() else v for k, v in encoder.state_dict().items()}
+    encoder.load_state_dict(stored)  # shipped in bfloat16: what train_encoder hands back is already rounded so
     maps = torch.rand(2, 3, 32, 32)
     for a, b in zip(loaded(maps)[1], encoder.eval()(maps)[1]):
         torch.testing.assert_close(a, b)
+    assert json.loads(path.with_suffix(".json").read_text())["storage"] == "bfloat16"
+    assert path.stat().st_size < 2.2 * sum(p.numel() for p in encoder.parameters())  # 2 bytes a parameter
     table = rc.shipped_ablation(profile, generator)
     assert list(table.index) == ["l2", "l2+perceptual"] and table.loc["l2", "tar_at_far_1e-3"] == 0.5
     assert rc.shipped_ablation(get_profile("full"), generator) is None

@@ -36,6 +36,7 @@ from fpnb.weights_io import load_module, may_ship, module_digest, save_module, s
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
+ENCODER_STORAGE = "bfloat16"  # 4.8 M parameters: 9.6 MB stored instead of 19 MB (weights/ stays under 80 MB)
 MAP_SIGMA_PX, MAP_LINE_PX = 3.0, 15.0  # minutiae-map dot and line at 500 ppi (seed 001's values)
 LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0}
 ABLATION_VARIANTS = {  # name: (loss weights, whether the encoder predicts noise maps)
@@ -341,7 +342,7 @@ def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profil
             "precision": resolve(profile),
             "generator_digest": module_digest(generator),
             "training_steps": int(log["step"].max()) if len(log) else 0, "metrics": metrics}
-    return save_module(encoder, path, WEIGHTS_FORMAT, card)
+    return save_module(encoder, path, WEIGHTS_FORMAT, card, storage=ENCODER_STORAGE)
 
 
 def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict | None, profile: Profile, seed: int = 0,
@@ -408,6 +409,10 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
         if step % every == 0 or step == steps:
             save_checkpoint(run_dir, stateful, log, step=step, settings=settings)
     source = f"trained here ({profile.name}, {step} steps)" if step else "untrained"
+    with torch.no_grad():  # the weights as shipped (ENCODER_STORAGE), so every measured number is of those
+        for tensor in encoder.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(getattr(torch, ENCODER_STORAGE)))
     return encoder.eval(), pd.DataFrame(log), source
 
 
@@ -420,7 +425,7 @@ def training_curves(log: pd.DataFrame, window: int = 25):
     for ax, name in zip(axes[0], names):
         ax.plot(log["step"], log[name].rolling(window, min_periods=1).mean())
         ax.set_title(name)
-        ax.set_xlabel("step")
+        ax.set(xlabel="step", ylabel=f"{name} loss (mean of {window} steps)")
     fig.tight_layout()
     return fig
 
