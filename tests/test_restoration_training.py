@@ -236,7 +236,7 @@ def test_the_tuned_run_is_the_search_winner_of_its_own_profile(tmp_path, monkeyp
         study.get_run("unet_tuned")
     best = {"base_filters": 12.0, "depth": 3.0, "batch_norm": 0.0, "dropout": 0.05, "learning_rate": 0.0021,
             "loss": "ms_ssim_l1", "ms_ssim_weight": 0.65}
-    path = study.paths.metrics_file(full, study.SEARCH_METRICS)
+    path = study.paths.metrics_file(full, study.search.RESULT)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"best": best}))
     run = study.get_run("unet_tuned", profile=full)
@@ -273,3 +273,21 @@ def test_pix2pix_trains_its_share_of_the_epochs():
     assert unet.epochs(full) == full.epochs and "epochs" not in study.run_config(unet, full)
     assert pix2pix.epochs(full) == study.run_config(pix2pix, full)["epochs"] == 24
     assert pix2pix.epochs(smoke) == 1  # never zero
+
+
+def test_a_saved_search_is_reused_only_with_its_settings(tmp_path, monkeypatch):
+    from fpnb import config
+    from fpnb.restoration import search
+
+    monkeypatch.setattr(config, "paths", config.Paths(tmp_path))
+    monkeypatch.setattr(search, "paths", config.paths)
+    profile, root = get_profile("smoke"), tmp_path / "data"
+    values = dict(zip(search.HYPERPARAMETERS, (8, 3, True, 0.1, 1e-3, "mae", float("nan"))))
+    table = pd.DataFrame([{"trial": "0", **values, "val_ssim": 0.5, "params": 10}]).set_index("trial")
+    search.save_result(profile, root, table)
+    monkeypatch.setattr(search, "search", lambda *args: "searched")
+    reused, source = search.search_or_reuse(profile, root)
+    assert source == "saved 05_search.csv" and reused["val_ssim"].iloc[0] == 0.5 and reused["batch_norm"].iloc[0]
+    assert search.search_or_reuse(profile, root, rerun=True)[0] == "searched"
+    assert search.search_or_reuse(profile, root, seed=1)[0] == "searched"
+    assert search.search_or_reuse(get_profile("smoke", search_epochs=2), root)[0] == "searched"

@@ -6,19 +6,24 @@ Each trial trains on the profile's crops for ``search_epochs`` short epochs of
 ``search_steps_per_epoch`` steps and is scored by validation SSIM; the winner is trained at the
 profile's full budget as the ``unet_tuned`` run (``fpnb.restoration.study.tuned_run``). Trials run
 in the profile's precision and resume from ``runs/<profile>/search`` (KerasTuner's own oracle files).
+A finished search is saved under ``reports/<profile>/`` with its settings, and a rebuild reuses it
+(as it reuses shipped weights) unless the settings changed or a rerun is asked for.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from fpnb.config import Profile, paths
+from fpnb.config import Profile, paths, save_metrics
 
 HYPERPARAMETERS = ("base_filters", "depth", "batch_norm", "dropout", "learning_rate", "loss", "ms_ssim_weight")
 # Widths that serve one 400x275 print within the 50 ms goal in bfloat16 on 2 cores: 16 filters took
 # 46 ms (reports/bench/api.json); 32 filters cost 2.5x as much per image (reports/bench/precision.json).
 WIDTHS = (8, 12, 16)
+SMOKE_WIDTHS = (4, 8)
+RESULT = "05_search"  # the saved search: reports/<profile>/metrics/05_search.json and tables/05_search.csv
 
 
 def _build(hp, small: bool):
@@ -27,7 +32,7 @@ def _build(hp, small: bool):
 
     from fpnb.restoration import models
 
-    widths = [4, 8] if small else list(WIDTHS)
+    widths = list(SMOKE_WIDTHS if small else WIDTHS)
     model = models.unet(depth=hp.Choice("depth", [3, 4]), base_filters=hp.Choice("base_filters", widths),
                         batch_norm=hp.Boolean("batch_norm", default=True),
                         dropout=hp.Choice("dropout", [0.0, 0.05, 0.1, 0.2]))
@@ -63,6 +68,38 @@ def search(profile: Profile, root: Path, seed: int = 0, directory: Path | None =
         rows.append({"trial": trial.trial_id, **{k: values.get(k) for k in HYPERPARAMETERS},
                      "val_ssim": trial.score, "params": tuner.hypermodel.build(trial.hyperparameters).count_params()})
     return pd.DataFrame(rows).set_index("trial")
+
+
+def settings(profile: Profile, seed: int, data_hash: str) -> dict:
+    """What decides a search's trials: budget, crops, widths, seed and data."""
+    return {"trials": profile.search_trials, "epochs": profile.search_epochs,
+            "steps_per_epoch": profile.search_steps_per_epoch, "batch_size": profile.batch_size,
+            "crop_size": profile.crop_size, "widths": list(SMOKE_WIDTHS if profile.small_models else WIDTHS),
+            "seed": seed, "data_hash": data_hash}
+
+
+def search_or_reuse(profile: Profile, root: Path, seed: int = 0, rerun: bool = False) -> tuple[pd.DataFrame, str]:
+    """The profile's search table (best trial first) and where it came from: the saved one when it was
+    made with these settings, else a new (or resumed) search."""
+    from fpnb.data.datasets import data_hash
+
+    metrics, table = paths.metrics_file(profile, RESULT), paths.table(profile, RESULT)
+    wanted = settings(profile, seed, data_hash(root))
+    if not rerun and metrics.exists() and table.exists() and json.loads(metrics.read_text()).get("settings") == wanted:
+        return pd.read_csv(table, index_col="trial"), f"saved {table.name}"
+    return search(profile, root, seed), "searched here"
+
+
+def save_result(profile: Profile, root: Path, table: pd.DataFrame, seed: int = 0) -> dict:
+    """Save the table and the winner (``fpnb.restoration.study.tuned_run`` reads it) with the search's settings."""
+    from fpnb.data.datasets import data_hash
+
+    best = table.iloc[0]
+    table.to_csv(paths.table(profile, RESULT))
+    result = {"n_trials": len(table), "best_val_ssim": float(best["val_ssim"]),
+              "best": {k: best[k] for k in HYPERPARAMETERS}, "settings": settings(profile, seed, data_hash(root))}
+    save_metrics(profile, RESULT, result)
+    return result
 
 
 def search_figure(table: pd.DataFrame):

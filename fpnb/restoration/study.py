@@ -20,6 +20,7 @@ from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae, get_matcher
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
+from fpnb.restoration import search
 from fpnb.weights_io import may_ship
 
 MATCHER = "bozorth3"
@@ -73,12 +74,11 @@ RUNS = {run.name: run for run in (
 
 
 TUNED = "unet_tuned"
-SEARCH_METRICS = "05_search"
 
 
 def tuned_run(profile: Profile) -> RestorationRun:
     """The study U-Net with the winning configuration of this profile's search (notebook 05_search)."""
-    path = paths.metrics_file(profile, SEARCH_METRICS)
+    path = paths.metrics_file(profile, search.RESULT)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no search result for profile {profile.name}; run notebooks/05_search first")
     best = json.loads(path.read_text())["best"]
@@ -91,7 +91,7 @@ def tuned_run(profile: Profile) -> RestorationRun:
 
 def runs(profile: Profile) -> dict[str, RestorationRun]:
     """Every compared run of a profile: the fixed ones, and the search winner once the search has run."""
-    found = paths.metrics_file(profile, SEARCH_METRICS).exists()
+    found = paths.metrics_file(profile, search.RESULT).exists()
     return RUNS | ({TUNED: tuned_run(profile)} if found else {})
 
 
