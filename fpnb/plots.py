@@ -35,17 +35,37 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], row_titles: Sequence[str] =
     return fig
 
 
+# y-axis labels (with units) of the quantities training logs hold; others are labelled by their name
+QUANTITY_LABELS = {
+    "loss": "loss (the training objective)", "mae": "mean absolute error (grey 0-1)", "mse": "mean squared error (grey 0-1)",
+    "psnr": "PSNR (dB)", "ssim": "SSIM (-1 to 1)", "d_loss": "discriminator loss", "g_loss": "generator loss",
+    "g_gan": "generator adversarial loss", "g_l1": "generator L1 (grey 0-1)", "d_real_acc": "D accuracy on targets",
+    "d_fake_acc": "D accuracy on outputs", "r1": "R1 penalty", "pl": "path-length penalty",
+}
+
+
+def quantity_label(name: str) -> str:
+    """Axis label of a logged quantity, e.g. ``psnr`` -> ``PSNR (dB)``."""
+    return QUANTITY_LABELS.get(name, name.replace("_", " "))
+
+
 def learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
-    """Training and validation curves of every logged quantity, one panel per quantity."""
-    names = [c for c in history.columns if not c.startswith("val_") and c not in ("epoch", "seconds", "lr")]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
+    """Training and validation curves of every logged quantity, one panel per quantity (validation-only
+    quantities, such as Pix2Pix's SSIM, get a panel of their own)."""
+    logged = [c for c in history.columns if c not in ("epoch", "seconds", "time_s", "lr")]
+    names = list(dict.fromkeys(c.removeprefix("val_") for c in logged))
+    n_cols = min(len(names), 4)
+    n_rows = -(-len(names) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, 3 * n_rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_axis_off()
     epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
-    for ax, name in zip(axes[0], names):
-        ax.plot(epochs, history[name], "o-", label="train")
+    for ax, name in zip(axes.flat, names):
+        if name in history:
+            ax.plot(epochs, history[name], "o-", label="train")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], "s--", label="validation")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
+            ax.plot(epochs, history[f"val_{name}"], "s--", color="tab:orange", label="validation")
+        ax.set(title=name if name in history else f"{name} (validation)", xlabel="epoch", ylabel=quantity_label(name))
     axes[0, 0].legend()
     fig.suptitle(title)
     fig.tight_layout()

@@ -233,6 +233,8 @@ def training_curves(log: pd.DataFrame, names: tuple[str, ...] = ("d_loss", "g_lo
     """Logged quantities over steps, one panel each (light: raw; dark: rolling mean); NaN steps skipped."""
     import matplotlib.pyplot as plt
 
+    from fpnb.plots import quantity_label
+
     names = [c for c in names if c in log]
     fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -240,8 +242,7 @@ def training_curves(log: pd.DataFrame, names: tuple[str, ...] = ("d_loss", "g_lo
         ax.plot(values.index, values, color="tab:blue", alpha=0.3, lw=0.8)
         ax.plot(values.index, values.rolling(max(1, min(window, len(values) // 5)), min_periods=1).mean(),
                 color="tab:blue")
-        ax.set_title(name)
-        ax.set_xlabel("step")
+        ax.set(title=name, xlabel="step", ylabel=quantity_label(name))
     fig.tight_layout()
     return fig
 
