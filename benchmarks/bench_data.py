@@ -22,6 +22,7 @@ from fpnb.config import get_profile, paths
 from fpnb.data.datasets import build_restoration_dataset
 from fpnb.data.masters import make_impression, make_master, make_masters
 from fpnb.identity.scoring import _worker_matcher, score_pair_list
+from fpnb.precision import device
 
 
 def _rate(n: int, fn) -> float:
@@ -42,7 +43,7 @@ def main() -> dict:
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     quick = get_profile("quick")
-    report = {"cores": cores, "load_average_before": os.getloadavg()}
+    report = {"cores": cores, "machine": device(), "load_average_before": os.getloadavg()}
     make_masters(range(4), workers=1)  # warm-up (filter bank cache)
     report["masters_per_s_1_process"] = _rate(24, lambda: make_masters(range(100, 124), workers=1))
     with tempfile.TemporaryDirectory() as tmp:

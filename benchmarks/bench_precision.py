@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 
@@ -22,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from fpnb.config import paths  # noqa: E402
-from fpnb.precision import cpu_flags, detect  # noqa: E402
+from fpnb.precision import cpu_flags, detect, device  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -106,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     flags = cpu_flags()
     results = {
-        "machine": {"cores": len(os.sched_getaffinity(0)), "processor": platform.processor() or platform.machine(),
+        "machine": {"cores": len(os.sched_getaffinity(0)), **device(),
                     "bf16_flags": sorted(flags & {"amx_bf16", "avx512_bf16", "amx_tile"}),
                     "detected_precision": detect(flags), "load_average_before": os.getloadavg()},
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 
@@ -27,6 +26,7 @@ import torch  # noqa: E402
 
 from fpnb.config import get_profile, paths  # noqa: E402
 from fpnb.synthesis.sampling import sample  # noqa: E402
+from fpnb.precision import device as cpu_device  # noqa: E402
 from fpnb.synthesis.training import train_stylegan  # noqa: E402
 from fpnb.synthesis.stylegan import Discriminator, Generator, channel_widths  # noqa: E402
 
@@ -37,14 +37,8 @@ def _sync(device: torch.device) -> None:
 
 
 def device_name(device: torch.device) -> str:
-    """GPU name, or the CPU model from /proc/cpuinfo."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+    """GPU name, or the CPU model."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_device()["cpu_model"]
 
 
 def bench_generation(resolution: int, channels: int, batch: int, repeats: int, device: torch.device) -> dict:

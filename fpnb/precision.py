@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +29,17 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     except OSError:
         return frozenset()
     return frozenset(line.partition(":")[2].split())
+
+
+def device(cpuinfo: str = "/proc/cpuinfo") -> dict:
+    """CPU model and core count: where a timing or a build was measured (reports and benchmarks record it)."""
+    model = None
+    try:
+        with open(cpuinfo) as handle:
+            model = next((line.partition(":")[2].strip() for line in handle if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpu_model": model or platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
 
 
 def detect(flags: frozenset[str] | None = None, cuda_bf16: bool | None = None) -> str:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from fpnb.config import TIMINGS_FILE, Profile, get_profile, load_timings, paths
 from fpnb.identity.metrics import far_resolved, rate_text
+from fpnb.precision import device
 from fpnb.weights_io import shipped_models
 
 KEY_PACKAGES = (
@@ -273,17 +274,6 @@ def git_state(root: Path | None = None) -> dict:
     except (OSError, subprocess.CalledProcessError):
         return {"git_commit": None, "dirty": None, "dirty_files": []}
     return {"git_commit": commit, "dirty": bool(changed), "dirty_files": [line[3:] for line in changed]}
-
-
-def device(cpuinfo: str = "/proc/cpuinfo") -> dict:
-    """CPU model and core count: every timing in the report was measured on this machine."""
-    model = None
-    try:
-        with open(cpuinfo) as handle:
-            model = next((line.partition(":")[2].strip() for line in handle if line.startswith("model name")), None)
-    except OSError:
-        pass
-    return {"cpu_model": model or platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
 
 
 def environment_manifest() -> dict:
