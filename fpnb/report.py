@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import fnmatch
 import html
 import importlib.metadata
 import io
@@ -680,10 +681,28 @@ def _headline_html(name: str, table: pd.DataFrame) -> str:
             + table_html(display_frame(table)))
 
 
-def _stage_html(stage: Stage, figures_dir: Path, tables: dict[str, pd.DataFrame]) -> str:
+_EMBEDDED = re.compile(r'<figure><img src="(data:image/jpeg;base64,[^"]+)" alt="([^"]+)">')
+
+
+def previous_figures(index: Path) -> dict[str, str]:
+    """The key figures an earlier ``index.html`` embedded, by file name (empty when there is none).
+
+    Figure files are not committed: a partial rebuild (``report --only``) on a fresh clone has only its
+    own notebooks' figures, and keeps the others' from the previous index (their pages' provenance
+    warnings stay)."""
+    return {name: uri for uri, name in _EMBEDDED.findall(index.read_text())} if index.exists() else {}
+
+
+def _stage_html(stage: Stage, figures_dir: Path, tables: dict[str, pd.DataFrame],
+                previous: dict[str, str] | None = None) -> str:
     figure = key_figure(figures_dir, stage.figures)
-    picture = (f'<figure><img src="{embedded_image(figure)}" alt="{html.escape(figure.name)}">'
-               f"<figcaption>{html.escape(figure.name)}</figcaption></figure>" if figure else "")
+    if figure is not None:
+        source, name, caption = embedded_image(figure), figure.name, figure.name
+    else:
+        name = next((n for pattern in stage.figures for n in sorted(previous or {}) if fnmatch.fnmatch(n, pattern)), None)
+        source, caption = (previous or {}).get(name), f"{name} (from the previous build of this index)"
+    picture = (f'<figure><img src="{source}" alt="{html.escape(name)}">'
+               f"<figcaption>{html.escape(caption)}</figcaption></figure>" if source else "")
     body = "".join(_headline_html(name, table) for name, table in tables.items() if name[:2] == stage.number)
     if not picture and not body:
         return ""
@@ -825,7 +844,8 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
               if (f := out_dir / "tables" / f"{name}.csv").exists()}
     stems = list(dict.fromkeys([run.stem for run in discover(notebooks_dir)] + list(wall_seconds)))
     problems = stale_notebooks(out_dir, stems, manifest["git_commit"], started)
-    stages = "".join(_stage_html(stage, out_dir / "figures", tables) for stage in STAGES)
+    previous = previous_figures(out_dir / "index.html")
+    stages = "".join(_stage_html(stage, out_dir / "figures", tables, previous) for stage in STAGES)
     staged = {stage.number for stage in STAGES}
     others = "".join(_headline_html(name, table) for name, table in tables.items() if name[:2] not in staged)
     columns = [c for table in tables.values() for c in [table.index.name, *shown_columns(table)] if c]

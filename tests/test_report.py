@@ -1,5 +1,6 @@
 """The report index a stranger reads: provenance of every page, honest rates, readable tables at 1,280 px."""
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -179,6 +180,16 @@ def test_index_tells_the_story_with_figures_conclusions_and_definitions(study):
     assert "not defined yet" not in page and "Structural similarity" in page
     assert "floor: masters vs masters" in page and "real vs real" not in page and "generated vs real" not in page
     assert "40 values, 0–39" in page and "{" not in page.split("<body>")[1], "no JSON dumps"
+
+
+def test_a_partial_rebuild_keeps_the_key_figures_it_did_not_remake(study):
+    notebooks, out = study
+    first = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks).read_text()
+    (out / "figures" / "01-degradations.png").unlink()  # a fresh clone: figure files are not committed
+    page = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks).read_text()
+    assert page.count("data:image/jpeg;base64,") == 1 and "01-degradations.png (from the previous build" in page
+    uri = re.search(r'src="(data:image/jpeg;base64,[^"]+)"', first).group(1)
+    assert uri in page
 
 
 def test_index_shows_this_builds_timings_apart_from_the_tables_and_metrics(study):
