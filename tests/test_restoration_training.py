@@ -284,10 +284,15 @@ def test_a_saved_search_is_reused_only_with_its_settings(tmp_path, monkeypatch):
     profile, root = get_profile("smoke"), tmp_path / "data"
     values = dict(zip(search.HYPERPARAMETERS, (8, 3, True, 0.1, 1e-3, "mae", float("nan"))))
     table = pd.DataFrame([{"trial": "0", **values, "val_ssim": 0.5, "params": 10}]).set_index("trial")
-    search.save_result(profile, root, table)
-    monkeypatch.setattr(search, "search", lambda *args: "searched")
+    calls = []
+    monkeypatch.setattr(search, "search", lambda *args: calls.append(args) or table)
+    assert search.search_or_reuse(profile, root)[1] == "searched here" and len(calls) == 1
+    saved = json.loads(config.paths.metrics_file(profile, search.RESULT).read_text())
+    assert saved["best"]["loss"] == "mae" and saved["settings"]["seed"] == 0
     reused, source = search.search_or_reuse(profile, root)
-    assert source == "saved 05_search.csv" and reused["val_ssim"].iloc[0] == 0.5 and reused["batch_norm"].iloc[0]
-    assert search.search_or_reuse(profile, root, rerun=True)[0] == "searched"
-    assert search.search_or_reuse(profile, root, seed=1)[0] == "searched"
-    assert search.search_or_reuse(get_profile("smoke", search_epochs=2), root)[0] == "searched"
+    assert source == "saved 05_search.csv" and len(calls) == 1
+    assert reused["val_ssim"].iloc[0] == 0.5 and reused["batch_norm"].iloc[0]
+    for kwargs in ({"rerun": True}, {"seed": 1}):
+        assert search.search_or_reuse(profile, root, **kwargs)[1] == "searched here"
+    assert search.search_or_reuse(get_profile("smoke", search_epochs=2), root)[1] == "searched here"
+    assert len(calls) == 4

@@ -80,26 +80,20 @@ def settings(profile: Profile, seed: int, data_hash: str) -> dict:
 
 def search_or_reuse(profile: Profile, root: Path, seed: int = 0, rerun: bool = False) -> tuple[pd.DataFrame, str]:
     """The profile's search table (best trial first) and where it came from: the saved one when it was
-    made with these settings, else a new (or resumed) search."""
+    made with these settings, else a new (or resumed) search, saved with its settings and winner
+    (``fpnb.restoration.study.tuned_run`` reads it)."""
     from fpnb.data.datasets import data_hash
 
-    metrics, table = paths.metrics_file(profile, RESULT), paths.table(profile, RESULT)
+    metrics, table_file = paths.metrics_file(profile, RESULT), paths.table(profile, RESULT)
     wanted = settings(profile, seed, data_hash(root))
-    if not rerun and metrics.exists() and table.exists() and json.loads(metrics.read_text()).get("settings") == wanted:
-        return pd.read_csv(table, index_col="trial"), f"saved {table.name}"
-    return search(profile, root, seed), "searched here"
-
-
-def save_result(profile: Profile, root: Path, table: pd.DataFrame, seed: int = 0) -> dict:
-    """Save the table and the winner (``fpnb.restoration.study.tuned_run`` reads it) with the search's settings."""
-    from fpnb.data.datasets import data_hash
-
+    if not rerun and metrics.exists() and table_file.exists() and json.loads(metrics.read_text()).get("settings") == wanted:
+        return pd.read_csv(table_file, index_col="trial"), f"saved {table_file.name}"
+    table = search(profile, root, seed)
     best = table.iloc[0]
-    table.to_csv(paths.table(profile, RESULT))
-    result = {"n_trials": len(table), "best_val_ssim": float(best["val_ssim"]),
-              "best": {k: best[k] for k in HYPERPARAMETERS}, "settings": settings(profile, seed, data_hash(root))}
-    save_metrics(profile, RESULT, result)
-    return result
+    table.to_csv(table_file)
+    save_metrics(profile, RESULT, {"n_trials": len(table), "best_val_ssim": float(best["val_ssim"]),
+                                   "best": {k: best[k] for k in HYPERPARAMETERS}, "settings": wanted})
+    return table, "searched here"
 
 
 def search_figure(table: pd.DataFrame):
