@@ -162,7 +162,7 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
     path = rc.shipped_encoder(profile, generator)
     loaded = rc.load_encoder(path)
     stored = {k: v.to(torch.bfloat16).float() if v.is_floating_point() else v for k, v in encoder.state_dict().items()}
-    encoder.load_state_dict(stored)  # shipped in bfloat16: what train_encoder hands back is already rounded so
+    encoder.load_state_dict(stored)  # the file holds bfloat16: compare with the rounded weights (as trained ones are)
     maps = torch.rand(2, 3, 32, 32)
     for a, b in zip(loaded(maps)[1], encoder.eval()(maps)[1]):
         torch.testing.assert_close(a, b)
