@@ -109,6 +109,14 @@ def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str])
     return True
 
 
+def stored_state(module, storage: str = "float32") -> dict:
+    """``module``'s state with floating-point tensors in ``storage`` (a torch dtype name), as ``save_module`` writes it."""
+    import torch
+
+    dtype = getattr(torch, storage)
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in module.state_dict().items()}
+
+
 def save_module(module, path: str | Path, fmt: str, card: dict, storage: str = "float32") -> Path:
     """Write ``module``'s state as safetensors (atomically) and its card with size and sha256.
 
@@ -118,9 +126,7 @@ def save_module(module, path: str | Path, fmt: str, card: dict, storage: str = "
     import torch
 
     path = Path(path)
-    dtype = getattr(torch, storage)
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in module.state_dict().items()}
-    write_safetensors(state, path, {"format": fmt, "args": json.dumps(module.args)})
+    write_safetensors(stored_state(module, storage), path, {"format": fmt, "args": json.dumps(module.args)})
     full_card = {**card, "file": path.name, "format": fmt, "args": module.args, "storage": storage,
                  "n_params": sum(p.numel() for p in module.parameters()),
                  "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}

@@ -9,6 +9,7 @@ from fpnb.synthesis import reconstruction as rc
 from fpnb.config import get_profile
 from fpnb.synthesis.printnet import PrintNet
 from fpnb.synthesis.stylegan import Generator
+from fpnb.weights_io import stored_state
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -161,8 +162,7 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
     rc.ship_encoder(encoder, generator, profile, pd.DataFrame({"step": [1], "loss": [1.0]}), {"ablation": ablation})
     path = rc.shipped_encoder(profile, generator)
     loaded = rc.load_encoder(path)
-    stored = {k: v.to(torch.bfloat16).float() if v.is_floating_point() else v for k, v in encoder.state_dict().items()}
-    encoder.load_state_dict(stored)  # the file holds bfloat16: compare with the rounded weights (as trained ones are)
+    encoder.load_state_dict(stored_state(encoder, "bfloat16"))  # the file holds bfloat16, as trained ones are
     maps = torch.rand(2, 3, 32, 32)
     for a, b in zip(loaded(maps)[1], encoder.eval()(maps)[1]):
         torch.testing.assert_close(a, b)

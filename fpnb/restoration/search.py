@@ -26,14 +26,18 @@ SMOKE_WIDTHS = (4, 8)
 RESULT = "05_search"  # the saved search: reports/<profile>/metrics/05_search.json and tables/05_search.csv
 
 
+def _widths(small: bool) -> list[int]:
+    """Base filter counts searched: tiny ones for the smoke profile's small models."""
+    return list(SMOKE_WIDTHS if small else WIDTHS)
+
+
 def _build(hp, small: bool):
     """One trial's compiled U-Net (KerasTuner calls this with its HyperParameters)."""
     import keras
 
     from fpnb.restoration import models
 
-    widths = list(SMOKE_WIDTHS if small else WIDTHS)
-    model = models.unet(depth=hp.Choice("depth", [3, 4]), base_filters=hp.Choice("base_filters", widths),
+    model = models.unet(depth=hp.Choice("depth", [3, 4]), base_filters=hp.Choice("base_filters", _widths(small)),
                         batch_norm=hp.Boolean("batch_norm", default=True),
                         dropout=hp.Choice("dropout", [0.0, 0.05, 0.1, 0.2]))
     loss = hp.Choice("loss", ["mse", "mae", "ms_ssim", "ms_ssim_l1"])
@@ -74,7 +78,7 @@ def settings(profile: Profile, seed: int, data_hash: str) -> dict:
     """What decides a search's trials: budget, crops, widths, seed and data."""
     return {"trials": profile.search_trials, "epochs": profile.search_epochs,
             "steps_per_epoch": profile.search_steps_per_epoch, "batch_size": profile.batch_size,
-            "crop_size": profile.crop_size, "widths": list(SMOKE_WIDTHS if profile.small_models else WIDTHS),
+            "crop_size": profile.crop_size, "widths": _widths(profile.small_models),
             "seed": seed, "data_hash": data_hash}
 
 

@@ -32,7 +32,8 @@ from fpnb.precision import resolve, torch_autocast
 from fpnb.data.datasets import native_scale, to_native
 from fpnb.synthesis.runs import load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Generator
-from fpnb.weights_io import load_module, may_ship, module_digest, save_module, shipped_for
+from fpnb.weights_io import (load_module, may_ship, module_digest, save_module, shipped_for,
+                             stored_state)
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
@@ -409,10 +410,7 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
         if step % every == 0 or step == steps:
             save_checkpoint(run_dir, stateful, log, step=step, settings=settings)
     source = f"trained here ({profile.name}, {step} steps)" if step else "untrained"
-    with torch.no_grad():  # the weights as shipped (ENCODER_STORAGE), so every measured number is of those
-        for tensor in encoder.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.to(getattr(torch, ENCODER_STORAGE)))
+    encoder.load_state_dict(stored_state(encoder, ENCODER_STORAGE))  # as shipped: metrics are of those weights
     return encoder.eval(), pd.DataFrame(log), source
 
 
