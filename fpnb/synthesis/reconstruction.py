@@ -423,7 +423,7 @@ def training_curves(log: pd.DataFrame, window: int = 25):
     for ax, name in zip(axes[0], names):
         ax.plot(log["step"], log[name].rolling(window, min_periods=1).mean())
         ax.set_title(name)
-        ax.set(xlabel="step", ylabel=f"{name} loss (mean of {window} steps)")
+        ax.set(xlabel="step", ylabel=f"loss (mean of {window} steps)")
     fig.tight_layout()
     return fig
 
