@@ -168,6 +168,23 @@ def test_a_killed_build_resumes_to_the_same_manifest(tmp_path, monkeypatch):
     assert files == sorted(_manifest(reference)["files"] + ["manifest.json"])  # no partial or duplicate file
 
 
+def _worker_settings():
+    import os
+
+    import dask
+    return {"profiler": dask.config.get("distributed.worker.profile.enabled"),
+            "gil_monitor": dask.config.get("distributed.admin.system-monitor.gil.enabled"),
+            "omp_threads": os.environ.get("OMP_NUM_THREADS"), "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+
+
+def test_local_workers_run_single_threaded_without_samplers():
+    from fpnb.data.cluster import dask_client
+
+    with dask_client(workers=1) as client:
+        (settings,) = client.run(_worker_settings).values()
+    assert settings == {"profiler": False, "gil_monitor": False, "omp_threads": "1", "malloc_trim": None}
+
+
 def test_an_unreachable_scheduler_fails_fast_naming_it():
     import time
 

@@ -17,6 +17,15 @@ SCHEDULER_ENV = "FPNB_SCHEDULER"
 # One thread per worker process, without Dask's default MALLOC_TRIM_THRESHOLD_=65536: that returns
 # every large temporary array to the OS at once, which made the print generator 2.3x slower per task.
 WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+# A local worker's background samplers take the GIL from the task thread: the statistical profiler
+# every 10 ms, the GIL monitor every 1 ms, system and memory monitors. Our tasks are long and
+# CPU-bound, so they are switched off or slowed; with them on, a 2-worker build ran 1.6x the
+# one-worker rate, without them 1.9x (`benchmarks/bench_data.py`).
+LOCAL_CONFIG = {"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON,
+                "distributed.worker.profile.enabled": False,
+                "distributed.admin.system-monitor.gil.enabled": False,
+                "distributed.admin.system-monitor.interval": "2s",
+                "distributed.worker.memory.monitor-interval": "1s"}
 
 
 def scheduler_address(scheduler: str | None = None) -> str | None:
@@ -48,7 +57,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, timeou
             client.close()
         return
     n = workers or len(os.sched_getaffinity(0))
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}), \
+    with dask.config.set(LOCAL_CONFIG), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
