@@ -19,8 +19,8 @@ SCHEDULER_ENV = "FPNB_SCHEDULER"
 WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 # A local worker's background samplers take the GIL from the task thread: the statistical profiler
 # every 10 ms, the GIL monitor every 1 ms, system and memory monitors. Our tasks are long and
-# CPU-bound, so they are switched off or slowed; with them on, a 2-worker build ran 1.6x the
-# one-worker rate, without them 1.9x (`benchmarks/bench_data.py`).
+# CPU-bound, so they are switched off or slowed: 2-worker builds of 480 pairs ran 1-9 % faster
+# without them (three interleaved runs; 1.62-1.66x the one-worker rate against 1.53-1.61x).
 LOCAL_CONFIG = {"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON,
                 "distributed.worker.profile.enabled": False,
                 "distributed.admin.system-monitor.gil.enabled": False,
