@@ -169,6 +169,30 @@ def data(c, profile="quick", identities=0, impressions=0, seed=0, scheduler=None
     print(f"data: {pairs:,} pairs in {root} ({time.perf_counter() - start:.0f} s)")
 
 
+@task(help={
+    "identities": "number of identities (two impressions each)",
+    "profile": "whose shipped generator, directions and threshold to use (default full)",
+    "seed": "set seed",
+    "score": "score each pair with Bozorth3 (default on; --no-score to skip)",
+    "scheduler": "address of a running Dask scheduler (default: $FPNB_SCHEDULER, else a local cluster)",
+    "workers": "local worker processes (default: one per core)",
+    "root": "output folder (default: data/synfing-<profile>-<identities>)",
+})
+def synfing(c, identities=1000, profile="full", seed=0, score=True, scheduler=None, workers=0, root=None):
+    """Build a SynFing-style pair set from the shipped generator on Dask; rerun the same command to resume."""
+    import time
+
+    from fpnb.config import get_profile, paths
+    from fpnb.synthesis.synfing import build_from_shipped
+
+    cfg = get_profile(profile)
+    root = Path(root) if root else paths.data / f"synfing-{profile}-{identities}"
+    start = time.perf_counter()
+    stats = build_from_shipped(cfg, identities, root, seed=seed, score=score, workers=workers or None,
+                               scheduler=scheduler, progress=True)
+    print(f"synfing: {2 * identities:,} images in {root} ({time.perf_counter() - start:.0f} s); {stats}")
+
+
 @task
 def bench(c):
     """Run every benchmarks/bench_*.py; each writes its JSON under reports/bench/."""

@@ -4,8 +4,11 @@ Writes reports/bench/data.json: master prints/s, the end-to-end dataset build in
 quick profile's size (720 pairs: masters + impressions + degradations + JPEG/PNG writing) with 1
 and 2 workers, Bozorth3 comparisons/s with 1 and 2 workers, and the projected times of a
 100,000-pair build and of 10^7 comparisons from the measured per-worker rates. Goals on 2 cores:
->= 50 pairs/s and >= 1.8x the one-worker rate at two workers. Run with ``--big N`` to also time a
-real N-pair build. The load average before and after is recorded: other jobs slow every figure.
+>= 50 pairs/s and >= 1.8x the one-worker rate at two workers. SynFing-style pairs from the shipped
+full generator (rendered, written and scored with Bozorth3; ``fpnb.synthesis.synfing``) are timed at
+one worker (64 identities) and two (256, the smallest set that starts a cluster). Run with
+``--big N`` to also time a real N-pair build. The load average before and after is recorded: other
+jobs slow every figure.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from fpnb.data.datasets import build_restoration_dataset
 from fpnb.data.masters import make_impression, make_master, make_masters
 from fpnb.identity.scoring import _worker_matcher, score_pair_list
 from fpnb.precision import device
+from fpnb.synthesis.synfing import build_from_shipped
 
 
 def _rate(n: int, fn) -> float:
@@ -54,6 +58,9 @@ def main() -> dict:
             start = time.perf_counter()
             _build_rate(args.big // 2, 2, cores, tmp)
             report[f"build_{args.big}_pairs_seconds"] = time.perf_counter() - start
+        for workers, identities in ((1, 64), (2, 256)):
+            report[f"synfing_pairs_per_s_{workers}_workers"] = _rate(identities, lambda: build_from_shipped(
+                get_profile("full"), identities, Path(tmp) / f"synfing{workers}", workers=workers))
     images = [make_impression(make_master(s), seed=s) for s in range(60)]
     pairs = np.array([(i, j) for i in range(60) for j in range(i + 1, 60)])
     for workers in (1, 2):
@@ -68,6 +75,8 @@ def main() -> dict:
                                   "workers) the local cluster's start included")
     report["projected"] = {
         "build_100000_pairs_hours_per_worker_count": {str(w): 1e5 / (one * w) / 3600 for w in (2, 8, 32)},
+        "synfing_100000_pairs_hours_per_worker_count": {
+            str(w): 1e5 / (report["synfing_pairs_per_s_1_workers"] * w) / 3600 for w in (2, 8, 32)},
         "comparisons_1e7_hours_per_worker_count": {
             str(w): 1e7 / (report["comparisons_per_s_1_workers"] * w) / 3600 for w in (2, 8, 32)},
         "note": "linear in workers from the measured one-worker rates; a real cluster adds scheduling and transfer",

@@ -125,20 +125,6 @@ def test_sliders_build_and_update(generator):
     assert images[1].value != before
 
 
-def test_synfing_pairs_writes_the_dataset(generator, tmp_path):
-    _, directions = factorize(generator)
-    stats = editing.synfing_pairs(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=MeanMatcher(),
-                                  scale=2.0, threshold=90.0)
-    table = pd.read_csv(tmp_path / "pairs.csv")
-    assert len(table) == 3 and len(list((tmp_path / "images").glob("*.png"))) == 6
-    assert (tmp_path / "manifest.json").exists()
-    assert set(table["direction_0"]) <= {0, 1} and table["degree_0"].abs().max() <= 3
-    assert stats["n_identities"] == 3 and 0 <= stats["genuine_match_rate"] <= 1
-    again = editing.synfing_pairs(generator, directions, 3, tmp_path / "again", seed=1, indices=[0, 1])
-    assert again["n_images"] == 6
-    assert pd.read_csv(tmp_path / "again" / "pairs.csv")["seed"].tolist() == table["seed"].tolist()
-
-
 def test_rotation_of_a_turned_flow():
     from fpnb.synthesis.editing import _rotation_deg
 

@@ -1,4 +1,4 @@
-"""SeFa attribute editing: direction files, edit grids, what each direction changes, identity kept, SynFing-like pairs.
+"""SeFa attribute editing: direction files, edit grids, what each direction changes, identity kept (SynFing-like sets: ``fpnb.synthesis.synfing``).
 
 Edits keep each seed's own noise maps (``sampling.seed_noise``), so moving w is the only
 change between an original and its edit. Prints are matched and measured at the masters'
@@ -6,7 +6,6 @@ change between an original and its edit. Prints are matched and measured at the 
 """
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ import pandas as pd
 import torch
 
 from fpnb.config import Profile, paths
-from fpnb.data.datasets import native_scale, to_native
+from fpnb.data.datasets import to_native
 from fpnb.synthesis.sampling import render, seed_latents, seed_noise
 from fpnb.synthesis.sefa import edit
 from fpnb.synthesis.stylegan import Generator
@@ -271,61 +270,3 @@ def slider_app(generator: Generator, directions: torch.Tensor, n_directions: int
     labelled = [widgets.VBox([widgets.Label(t), img]) for t, img in (("original", original), ("edited", edited))]
     return widgets.VBox([widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]),
                          widgets.HBox(labelled)])
-
-
-def synfing_pairs(generator: Generator, directions: torch.Tensor, n_identities: int, out_dir: str | Path,
-                  seed: int = 0, indices: Sequence[int] = (0, 1, 2), max_degree: float = 3.0,
-                  truncation: float = 0.7, noise_strength: float = 0.1, matcher=None, scale: float | None = None,
-                  threshold: float | None = None) -> dict:
-    """Write a SynFing-like set: two impressions per identity, and return its genuine-score statistics.
-
-    An identity is a seed's w and noise maps; each impression moves w along a random direction of
-    ``indices`` (the identity-preserving ones) by a degree uniform in [-max_degree, max_degree]
-    and mixes ``noise_strength`` of fresh noise into the seed's maps (sqrt(1 - a^2) n + a n').
-    Files: ``images/<identity>_<impression>.png`` (R px, 8-bit), ``pairs.csv``, ``manifest.json``.
-    """
-    import cv2
-
-    out_dir = Path(out_dir)
-    (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    identity_seeds = (1 << 20) + rng.choice(1 << 30, n_identities, replace=False)  # clear of small eval seeds
-    keep = np.sqrt(1 - noise_strength ** 2)
-    rows = []
-    for identity, identity_seed in enumerate(identity_seeds):
-        w = seed_latents(generator, [int(identity_seed)], truncation)
-        base_noise = seed_noise(generator, [int(identity_seed)])
-        row = {"identity": identity, "seed": int(identity_seed)}
-        images = []
-        for impression in range(2):
-            index, degree = int(rng.choice(indices)), float(rng.uniform(-max_degree, max_degree))
-            fresh = torch.Generator().manual_seed(int(rng.integers(1 << 31)))
-            noise = [keep * n + noise_strength * torch.randn(n.shape, generator=fresh) for n in base_noise]
-            image = render(generator, edit(w, directions, index, degree), noise=noise)[0]
-            name = f"{identity:06d}_{impression}.png"
-            cv2.imwrite(str(out_dir / "images" / name), np.round(np.clip(image, 0, 1) * 255).astype(np.uint8))
-            row |= {f"file_{impression}": f"images/{name}", f"direction_{impression}": index,
-                    f"degree_{impression}": round(degree, 4)}
-            images.append(image)
-        if matcher is not None:
-            native = to_native(np.stack(images), scale or native_scale(generator.resolution))
-            row["score"] = matcher.score(native[0], native[1])
-        rows.append(row)
-    with open(out_dir / "pairs.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    stats: dict = {"n_identities": n_identities, "n_images": 2 * n_identities}
-    if matcher is not None:
-        scores = np.array([r["score"] for r in rows])
-        stats |= {"matcher": matcher.name, "genuine_mean": float(scores.mean()),
-                  "genuine_median": float(np.median(scores)), "genuine_min": float(scores.min()),
-                  "genuine_q10": float(np.quantile(scores, 0.1))}
-        if threshold is not None:
-            stats |= {"threshold": float(threshold), "genuine_match_rate": float(np.mean(scores >= threshold))}
-    manifest = {"parameters": {"seed": seed, "indices": [int(i) for i in indices], "max_degree": max_degree,
-                               "truncation": truncation, "noise_strength": noise_strength,
-                               "resolution": generator.resolution},
-                "stats": stats}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, default=float) + "\n")
-    return stats
