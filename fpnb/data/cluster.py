@@ -64,19 +64,27 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, timeou
 
 
 def run_tasks(fn: Callable, items: Sequence, scheduler: str | None = None, workers: int | None = None,
-              desc: str = "tasks", progress: bool = True) -> list:
+              desc: str = "tasks", progress: bool = True, shared: Sequence | None = None,
+              uses: Callable[[Any], Sequence[int]] | None = None) -> list:
     """``[fn(item) for item in items]`` on Dask (in item order), with a progress bar.
 
+    With ``shared`` (large inputs that many tasks read) and ``uses(item)`` (the indices into
+    ``shared`` an item needs), each shared object is sent to the cluster once and a task gets
+    ``fn(item, {index: object})`` for its own indices; Dask moves each object to a worker at most once.
     One local worker and no scheduler runs in this process: no cluster to start for small jobs.
     """
     from tqdm.auto import tqdm
 
+    def needed(item, store) -> tuple:
+        return (item,) if shared is None else (item, {int(k): store[int(k)] for k in uses(item)})
+
     if not scheduler_address(scheduler) and (workers or len(os.sched_getaffinity(0))) <= 1:
-        return [fn(item) for item in tqdm(items, desc=desc, disable=not progress)]
+        return [fn(*needed(item, shared)) for item in tqdm(items, desc=desc, disable=not progress)]
     from distributed import as_completed
 
     with dask_client(scheduler, workers) as client:
-        futures = client.map(fn, items, pure=False)
+        store = None if shared is None else client.scatter(list(shared))
+        futures = [client.submit(fn, *needed(item, store), pure=False) for item in items]
         for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress):
             pass
         return client.gather(futures)

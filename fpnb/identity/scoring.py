@@ -1,5 +1,6 @@
-"""Matcher scores of long pair lists as Dask tasks (``fpnb.data.cluster``): chunks of pairs, each
-shipped with only the images it needs; every worker keeps one matcher and its template cache."""
+"""Matcher scores of long pair lists as Dask tasks (``fpnb.data.cluster``): the images go to the
+cluster once, in blocks; a task scores the pairs between two blocks, and every worker keeps one
+matcher and its template cache, so a worker extracts each template at most once."""
 from __future__ import annotations
 
 import functools
@@ -11,26 +12,40 @@ from fpnb.data.cluster import run_tasks
 
 
 @functools.lru_cache(maxsize=None)
-def _worker_matcher(name: str):
-    """One matcher per worker process, so templates extracted for one chunk serve the next."""
+def worker_matcher(name: str):
+    """One matcher per worker process, so templates extracted for one task serve the next."""
     from fpnb.identity.matchers import get_matcher
 
     return get_matcher(name)
 
 
-def _score_chunk(job: tuple[str, dict[int, np.ndarray], np.ndarray]) -> np.ndarray:
-    name, images, pairs = job
-    matcher = _worker_matcher(name)
-    return np.asarray(matcher.scores((images[int(i)], images[int(j)]) for i, j in pairs), dtype=np.float64)
+def _score_blocks(job: tuple[str, int, np.ndarray], blocks: dict[int, list[np.ndarray]]) -> np.ndarray:
+    """Scores of pairs (k x 2 global indices) whose images lie in the given blocks of ``block`` images."""
+    name, block, pairs = job
+    images = {int(k): blocks[int(k) // block][int(k) % block] for k in np.unique(pairs)}
+    return np.asarray(worker_matcher(name).scores((images[i], images[j]) for i, j in pairs.tolist()),
+                      dtype=np.float64)
 
 
 def score_pair_list(matcher: str, images: Sequence[np.ndarray], pairs: np.ndarray, scheduler: str | None = None,
-                    workers: int | None = None, chunk: int = 256, progress: bool = False) -> np.ndarray:
-    """Scores of ``pairs`` (k x 2 indices into ``images``) by the named matcher, in pair order."""
+                    workers: int | None = None, block: int = 64, chunk: int = 1024,
+                    progress: bool = False) -> np.ndarray:
+    """Scores of ``pairs`` (k x 2 indices into ``images``) by the named matcher, in pair order.
+
+    Images are grouped in blocks of ``block``; the pairs between two blocks form tasks of at most
+    ``chunk`` pairs.
+    """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    jobs = []
-    for start in range(0, len(pairs), chunk):
-        part = pairs[start:start + chunk]
-        jobs.append((matcher, {int(k): images[int(k)] for k in np.unique(part)}, part))
-    scores = run_tasks(_score_chunk, jobs, scheduler, workers, desc=f"{matcher} scores", progress=progress)
-    return np.concatenate(scores) if scores else np.zeros(0)
+    if not len(pairs):
+        return np.zeros(0)
+    blocks = [list(images[start:start + block]) for start in range(0, len(images), block)]
+    key = np.sort(pairs // block, axis=1)
+    order = np.lexsort((key[:, 1], key[:, 0]))  # pairs grouped by their two blocks
+    groups = np.split(order, np.flatnonzero(np.any(np.diff(key[order], axis=0), axis=1)) + 1)
+    parts = [group[start:start + chunk] for group in groups for start in range(0, len(group), chunk)]
+    jobs = [(matcher, block, pairs[part]) for part in parts]
+    scores = run_tasks(_score_blocks, jobs, scheduler, workers, desc=f"{matcher} scores", progress=progress,
+                       shared=blocks, uses=lambda job: np.unique(job[2] // job[1]))
+    out = np.empty(len(pairs))
+    out[np.concatenate(parts)] = np.concatenate(scores)
+    return out

@@ -51,9 +51,9 @@ def _scorer(matcher):
     """A matcher object as given, or the worker's cached matcher of that name."""
     if matcher is None or not isinstance(matcher, str):
         return matcher
-    from fpnb.identity.scoring import _worker_matcher
+    from fpnb.identity.scoring import worker_matcher
 
-    return _worker_matcher(matcher)
+    return worker_matcher(matcher)
 
 
 def _identity(generator: Generator, directions: torch.Tensor, identity: int, identity_seed: int, params: dict,
