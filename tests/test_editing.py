@@ -7,29 +7,14 @@ from fpnb.synthesis import editing
 from fpnb.identity.fields import dominant_period
 from fpnb.synthesis.sampling import sample
 from fpnb.synthesis.sefa import factorize
-from fpnb.synthesis.stylegan import Generator
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def generator():
-    torch.manual_seed(0)
-    g = Generator(32, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
-    with torch.no_grad():
-        for layer in [g.conv1, *g.convs]:
-            layer.noise.weight.fill_(0.5)
-    return g
-
-
-class MeanMatcher:
-    """Stand-in matcher: high when two prints' means agree."""
-
-    name = "mean"
-
-    def score(self, a, b):
-        return float(100 - 1000 * abs(a.mean() - b.mean()))
+def generator(tiny_generator):
+    return tiny_generator
 
 
 def test_directions_round_trip_orthonormal(generator, tmp_path):
@@ -59,9 +44,9 @@ def test_degree_zero_is_the_original_and_edits_change_it(generator):
     assert np.abs(grid[:, :, 1] - grid[:, :, 0]).mean() > 1e-4
 
 
-def test_measure_edits_table(generator):
+def test_measure_edits_table(generator, mean_matcher):
     _, directions = factorize(generator)
-    table = editing.measure_edits(generator, directions, [0, 1], [0, 2], [-2.0, 0.0, 2.0], MeanMatcher(), 4.0)
+    table = editing.measure_edits(generator, directions, [0, 1], [0, 2], [-2.0, 0.0, 2.0], mean_matcher, 4.0)
     assert len(table) == 12
     assert set(editing.MEASURES) | {"direction", "degree", "seed", "score"} <= set(table.columns)
     at_zero = table[table["degree"] == 0]

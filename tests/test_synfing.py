@@ -3,33 +3,17 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from fpnb.synthesis import synfing
 from fpnb.synthesis.sefa import factorize
-from fpnb.synthesis.stylegan import Generator
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    g = Generator(32, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
-    with torch.no_grad():
-        for layer in [g.conv1, *g.convs]:
-            layer.noise.weight.fill_(0.5)
-    return g, factorize(g)[1]
-
-
-class MeanMatcher:
-    """Stand-in matcher: high when two prints' means agree."""
-
-    name = "mean"
-
-    def score(self, a, b):
-        return float(100 - 1000 * abs(a.mean() - b.mean()))
+@pytest.fixture
+def model(tiny_generator):
+    return tiny_generator, factorize(tiny_generator)[1]
 
 
 def _digest(root):
@@ -40,9 +24,9 @@ def _digest(root):
     return digest.hexdigest()
 
 
-def test_synfing_set_is_written_and_scored(model, tmp_path):
+def test_synfing_set_is_written_and_scored(model, mean_matcher, tmp_path):
     generator, directions = model
-    stats = synfing.build_synfing(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=MeanMatcher(),
+    stats = synfing.build_synfing(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=mean_matcher,
                                   scale=2.0, threshold=90.0)
     table = pd.read_csv(tmp_path / "pairs.csv")
     assert len(table) == 3 and len(list((tmp_path / "images").glob("*.png"))) == 6
@@ -52,7 +36,7 @@ def test_synfing_set_is_written_and_scored(model, tmp_path):
     assert manifest["stats"] == stats and manifest["parameters"]["matcher"] == "mean"
     assert not (tmp_path / synfing.CHUNKS).exists()
     mtime = (tmp_path / "pairs.csv").stat().st_mtime_ns
-    assert synfing.build_synfing(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=MeanMatcher(),
+    assert synfing.build_synfing(generator, directions, 3, tmp_path, seed=1, indices=[0, 1], matcher=mean_matcher,
                                  scale=2.0, threshold=90.0) == stats
     assert (tmp_path / "pairs.csv").stat().st_mtime_ns == mtime  # kept, not rebuilt
     again = synfing.build_synfing(generator, directions, 3, tmp_path / "again", seed=1, indices=[0, 1])
