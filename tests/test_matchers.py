@@ -114,5 +114,6 @@ def test_dask_scoring_matches_the_loop_at_one_and_two_workers():
     pairs = np.array([(0, 1), (2, 3), (0, 2), (1, 3), (0, 3)])
     loop = get_matcher("bozorth3").scores((images[i], images[j]) for i, j in pairs)
     assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=1, block=2, chunk=1), loop)
-    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=2, block=3, chunk=2), loop)
+    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=2, block=3, chunk=2,
+                                          min_cluster_pairs=0), loop)
     assert np.array_equal(score_pair_list("bozorth3", images, pairs[::-1], workers=1, block=2), loop[::-1])

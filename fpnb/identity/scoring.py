@@ -1,6 +1,7 @@
 """Matcher scores of long pair lists as Dask tasks (``fpnb.data.cluster``): the images go to the
 cluster once, in blocks; a task scores the pairs between two blocks, and every worker keeps one
-matcher and its template cache, so a worker extracts each template at most once."""
+matcher and its template cache, so a worker extracts each template at most once. Templates are not
+shipped between workers: an nbis template pickles as a C pointer (loading it in another process crashes)."""
 from __future__ import annotations
 
 import functools
@@ -27,17 +28,24 @@ def _score_blocks(job: tuple[str, int, np.ndarray], blocks: dict[int, list[np.nd
                       dtype=np.float64)
 
 
+# Fewer pairs than this are scored in this process (no scheduler given): a local cluster's start and
+# each worker's own template extraction cost more than a second core saves.
+MIN_CLUSTER_PAIRS = 5000
+
+
 def score_pair_list(matcher: str, images: Sequence[np.ndarray], pairs: np.ndarray, scheduler: str | None = None,
-                    workers: int | None = None, block: int = 64, chunk: int = 1024,
-                    progress: bool = False) -> np.ndarray:
+                    workers: int | None = None, block: int = 64, chunk: int = 1024, progress: bool = False,
+                    min_cluster_pairs: int = MIN_CLUSTER_PAIRS) -> np.ndarray:
     """Scores of ``pairs`` (k x 2 indices into ``images``) by the named matcher, in pair order.
 
     Images are grouped in blocks of ``block``; the pairs between two blocks form tasks of at most
-    ``chunk`` pairs.
+    ``chunk`` pairs. Without ``scheduler``, fewer than ``min_cluster_pairs`` pairs run in this process.
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if not len(pairs):
         return np.zeros(0)
+    if len(pairs) < min_cluster_pairs and not scheduler:
+        workers = 1
     blocks = [list(images[start:start + block]) for start in range(0, len(images), block)]
     key = np.sort(pairs // block, axis=1)
     order = np.lexsort((key[:, 1], key[:, 0]))  # pairs grouped by their two blocks

@@ -18,6 +18,7 @@ import pandas as pd
 from fpnb.config import Profile, load_timings, paths, save_timings
 from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae, get_matcher
+from fpnb.identity.scoring import score_pair_list
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
 from fpnb.restoration import search
@@ -265,9 +266,11 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
                      **{f"minutiae_{k}": v for k, v in prf.items()},
                      "match_score": scorer.score(pred, target)})
     genuine, impostor = cross_impression_pairs(names, seed=seed)
-    cross = pd.DataFrame([{"restored": names[i], "reference": names[j], "identity": identity_of(names[i]),
-                           "genuine": is_genuine, "score": scorer.score(preds[i], targets[j])}
-                          for pairs, is_genuine in ((genuine, True), (impostor, False)) for i, j in pairs])
+    pairs = np.array(genuine + impostor, dtype=np.int64).reshape(-1, 2)
+    scores = score_pair_list(matcher, [*preds, *targets], pairs + [0, len(preds)])  # restored vs clean reference
+    cross = pd.DataFrame({"restored": [names[i] for i in pairs[:, 0]], "reference": [names[j] for j in pairs[:, 1]],
+                          "identity": [identity_of(names[i]) for i in pairs[:, 0]],
+                          "genuine": np.arange(len(pairs)) < len(genuine), "score": scores})
     return Evaluation(pd.DataFrame(rows), cross, inputs, targets, preds, ms_per_image)
 
 
@@ -288,8 +291,7 @@ def impostor_threshold(root: Path, split: str = "test", far: float = 1e-3, n: in
     identities = np.array([identity_of(name) for name in names])
     i, j = np.triu_indices(len(names), 1)
     different = identities[i] != identities[j]
-    scorer = get_matcher(matcher)
-    scores = scorer.scores((targets[a], targets[b]) for a, b in zip(i[different], j[different]))
+    scores = score_pair_list(matcher, targets, np.stack([i[different], j[different]], axis=1))
     return threshold_at_far(scores, far), int(different.sum())
 
 
