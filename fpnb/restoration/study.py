@@ -18,7 +18,7 @@ import pandas as pd
 from fpnb.config import Profile, load_timings, paths, save_timings
 from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae, get_matcher
-from fpnb.identity.scoring import score_pair_list
+from fpnb.identity.scoring import score_pair_list, worker_matcher
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
 from fpnb.restoration import search
@@ -258,7 +258,7 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
     start = time.perf_counter()
     preds = np.concatenate([predict_batch(model, inputs[i:i + 1]) for i in range(len(inputs))])
     ms_per_image = (time.perf_counter() - start) * 1e3 / len(inputs)
-    scorer = get_matcher(matcher)
+    scorer = worker_matcher(matcher)  # the matcher score_pair_list uses in this process: templates extracted once
     rows = []
     for name, pred, target in zip(names, preds, targets):
         prf = minutiae_prf(extract_minutiae(pred), extract_minutiae(target))
