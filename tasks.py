@@ -108,14 +108,17 @@ def test(c, k="", notebooks=True):
     "only": "rerun only the notebook runs whose name starts with this, e.g. 05 or 05_unet_loss-ms_ssim_l1",
     "start": "resume the rebuild from the notebook whose name starts with this",
     "retrain": "train even where matching shipped weights exist",
+    "jobs": "notebooks run side by side, each once the notebooks it reads have finished (default 1; the smoke "
+            "build, mostly kernel start-up, gains from 2)",
 })
-def report(c, profile=None, only=None, start=None, retrain=False):
+def report(c, profile=None, only=None, start=None, retrain=False, jobs=1):
     """Run the numbered notebooks with papermill and build reports/<profile>/index.html."""
+    import functools
     import json
     import time
 
     from fpnb.config import paths, shipped_profile
-    from fpnb.report import NotebookFailed, build_index, discover, execute
+    from fpnb.report import NotebookFailed, build_index, discover, execute, run_all
 
     started = time.time()  # the index flags every notebook page older than this build
     profile = profile or shipped_profile()
@@ -129,16 +132,22 @@ def report(c, profile=None, only=None, start=None, retrain=False):
         runs = runs[first:]
     times_file = out_dir / "wall_seconds.json"
     done, wall = {}, {}
-    for run in runs:
-        print(f"report[{profile}]: {run.stem}", flush=True)
-        try:
-            done[run.stem] = round(execute(run, profile, out_dir, retrain=retrain), 1)
-        except NotebookFailed as err:
-            raise Exit(f"report: {err}", code=1)
+    rank = {run.stem: i for i, run in enumerate(discover())}
+
+    def finished(run, seconds):
+        nonlocal wall
+        done[run.stem] = round(seconds, 1)
         # a partial rebuild merges into the file as it is now (another rebuild may have written it meanwhile)
         wall = json.loads(times_file.read_text()) if (only or start) and times_file.exists() else {}
         wall.update(done)
+        wall = dict(sorted(wall.items(), key=lambda item: rank.get(item[0], len(rank))))  # notebook order
         times_file.write_text(json.dumps(wall, indent=2) + "\n")
+
+    try:
+        run_all(runs, functools.partial(execute, profile=profile, out_dir=out_dir, retrain=retrain), int(jobs),
+                on_start=lambda run: print(f"report[{profile}]: {run.stem}", flush=True), on_done=finished)
+    except NotebookFailed as err:
+        raise Exit(f"report: {err}", code=1)
     index = build_index(profile, wall, out_dir, started=started)
     print(f"report: {index}")
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fpnb.files import write_text
+from fpnb.files import file_lock, write_text
 
 PROFILE_ENV = "FPNB_PROFILE"
 PROFILE_NAMES = ("smoke", "quick", "full")
@@ -194,9 +194,10 @@ def save_timings(profile: str | Profile, name: str, values: dict) -> Path:
     They vary from run to run on one machine, so they stay out of the metrics and tables, which a rebuild
     reproduces byte for byte.
     """
-    timings = load_timings(profile)
-    timings[name] = {key: _significant(v.item() if hasattr(v, "item") else v) for key, v in values.items()}
-    return write_text(paths.timings_file(profile), json.dumps(timings, indent=2, sort_keys=True, default=float) + "\n")
+    with file_lock(paths.timings_file(profile)):  # notebooks of one build may run side by side
+        timings = load_timings(profile)
+        timings[name] = {key: _significant(v.item() if hasattr(v, "item") else v) for key, v in values.items()}
+        return write_text(paths.timings_file(profile), json.dumps(timings, indent=2, sort_keys=True, default=float) + "\n")
 
 
 def shipped_profile() -> str:

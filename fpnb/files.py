@@ -1,6 +1,7 @@
 """Writing files so that a crash leaves either the old file or the new one, never half of either."""
 from __future__ import annotations
 
+import fcntl
 import os
 import zipfile
 from collections.abc import Iterator
@@ -19,6 +20,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` for the block: read-modify-write of a file that processes
+    running side by side (the report's parallel notebooks) share."""
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -35,6 +35,8 @@ KEY_PACKAGES = (
     "fpnb", "tensorflow-cpu", "keras", "torch", "numpy", "scikit-image", "opencv-python-headless",
     "pandas", "matplotlib", "papermill", "nbval", "nbis-py", "fingerprint-recognition",
 )
+# the notebook that builds the dataset: every later notebook starts after it
+DATA_NOTEBOOK = "01"
 # the <meta> name under which a notebook's HTML carries the commit it was built from
 COMMIT_META = "fpnb-commit"
 # the index is read at 1,280 px: figures are stored no wider than the page's text column
@@ -148,6 +150,7 @@ class NotebookRun:
 
     source: Path
     parameters: dict
+    after: tuple[str, ...] = ()  # notebooks (name prefixes) whose runs must finish before this one starts
 
     @property
     def stem(self) -> str:
@@ -193,19 +196,70 @@ def headline_tables(notebooks_dir: Path | None = None) -> list[str]:
 
 
 def discover(notebooks_dir: Path | None = None, only: str | None = None) -> list[NotebookRun]:
-    """The runs of every ``NN_*.ipynb`` in order; a notebook's ``metadata.fpnb.runs`` repeats it.
+    """The runs of every ``NN_*.ipynb`` in order; a notebook's ``metadata.fpnb.runs`` repeats it, and its
+    ``metadata.fpnb.after`` names the notebooks it reads the results of.
 
     ``only`` keeps the runs whose stem starts with it: ``05`` every run of the 05 notebooks,
     ``05_unet_loss-ms_ssim_l1`` one of them.
     """
     notebooks_dir = notebooks_dir or paths.notebooks
-    runs = [NotebookRun(nb_path, dict(params)) for nb_path, meta in _numbered_notebooks(notebooks_dir)
-            for params in meta.get("runs", [{}])]
+    runs = [NotebookRun(nb_path, dict(params), tuple(meta.get("after", ())))
+            for nb_path, meta in _numbered_notebooks(notebooks_dir) for params in meta.get("runs", [{}])]
     if only is not None:
         runs = [run for run in runs if run.stem.startswith(only)]
         if not runs:
             raise FileNotFoundError(f"no notebook run whose name starts with {only!r} in {notebooks_dir}")
     return runs
+
+
+def prerequisites(run: NotebookRun, runs: Iterable[NotebookRun]) -> set[str]:
+    """Stems among ``runs`` that must finish before ``run`` starts: the data notebook's (``01``, which builds the
+    dataset every later notebook reads) and those of the notebooks named in ``run.after``."""
+    number = run.source.name[:2]
+    prefixes = run.after + ((DATA_NOTEBOOK,) if number > DATA_NOTEBOOK else ())
+    return {other.stem for other in runs if other.source != run.source and other.source.name.startswith(prefixes)}
+
+
+def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float], jobs: int = 1,
+            on_start: Callable[[NotebookRun], None] = lambda run: None,
+            on_done: Callable[[NotebookRun, float], None] = lambda run, seconds: None) -> dict[str, float]:
+    """Execute ``runs`` (``execute_one(run)`` returns its wall seconds), ``jobs`` at a time in separate processes,
+    each once its prerequisites among ``runs`` have finished, in list order otherwise; returns seconds by stem.
+
+    A failure stops new starts, lets the running notebooks finish and raises it.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing import get_context
+
+    needs = {run.stem: prerequisites(run, runs) for run in runs}
+    done: dict[str, float] = {}
+    if jobs <= 1:
+        for run in runs:
+            if not needs[run.stem] <= done.keys():
+                raise ValueError(f"{run.stem} is listed before its prerequisites {sorted(needs[run.stem] - done.keys())}")
+            on_start(run)
+            done[run.stem] = execute_one(run)
+            on_done(run, done[run.stem])
+        return done
+    pending, running = list(runs), {}
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        while pending or running:
+            for run in [r for r in pending if needs[r.stem] <= done.keys()][:jobs - len(running)]:
+                pending.remove(run)
+                on_start(run)
+                running[pool.submit(execute_one, run)] = run
+            if not running:
+                raise ValueError(f"prerequisites never met: {[run.stem for run in pending]}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run = running.pop(future)
+                try:
+                    done[run.stem] = future.result()
+                except BaseException:
+                    pending.clear()  # no new starts; leaving the block waits for the running ones
+                    raise
+                on_done(run, done[run.stem])
+    return done
 
 
 def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False) -> float:

@@ -98,3 +98,50 @@ def test_index_shows_the_declared_headline_tables_only(tmp_path):
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path).read_text()
     assert "(07_comparison.csv)" in page and "0.750 (0.700–0.800)" in page and "0.250–0.500" in page
     assert "(unet.csv)" not in page and "img_0" not in page
+
+
+def _logged_run(run: NotebookRun, log_dir) -> float:
+    """A stand-in for ``execute``: records when the run started and ended; ``06`` fails."""
+    import time
+
+    start = time.monotonic()
+    if run.source.name.startswith("06"):
+        raise NotebookFailed(f"{run.source.name} failed in cell 1 (ValueError: boom)")
+    time.sleep(0.3)
+    (log_dir / run.stem).write_text(f"{start} {time.monotonic()}")
+    return 0.3
+
+
+def _fake_runs(tmp_path, names):
+    after = {"07": ("03", "05"), "09": ("08",)}
+    return [NotebookRun(tmp_path / f"{name}.ipynb", {}, after.get(name[:2], ())) for name in names]
+
+
+def test_parallel_report_starts_each_notebook_after_the_ones_it_reads(tmp_path):
+    import functools
+
+    from fpnb.report import run_all
+
+    runs = _fake_runs(tmp_path, ["00_env", "01_data", "03_a", "05_b", "07_c", "08_d", "09_e"])
+    started = []
+    seconds = run_all(runs, functools.partial(_logged_run, log_dir=tmp_path), jobs=2, on_start=started.append)
+    assert set(seconds) == {run.stem for run in runs} and len(started) == len(runs)
+    spans = {stem: tuple(map(float, (tmp_path / stem).read_text().split())) for stem in seconds}
+    for late, early in [("07_c", "03_a"), ("07_c", "05_b"), ("07_c", "01_data"), ("09_e", "08_d"), ("03_a", "01_data")]:
+        assert spans[late][0] >= spans[early][1], f"{late} started before {early} ended"
+    for stem, (start, end) in spans.items():  # never more than two at once
+        assert sum(s <= start < e for s, e in spans.values()) <= 2, stem
+
+
+def test_parallel_report_stops_at_a_failed_notebook(tmp_path):
+    import functools
+
+    from fpnb.report import run_all
+
+    runs = _fake_runs(tmp_path, ["01_data", "06_fails", "07_reads_it"])
+    runs[2] = NotebookRun(runs[2].source, {}, ("06",))
+    with pytest.raises(NotebookFailed, match="06_fails.ipynb failed"):
+        run_all(runs, functools.partial(_logged_run, log_dir=tmp_path), jobs=2)
+    assert (tmp_path / "01_data").exists() and not (tmp_path / "07_reads_it").exists()
+    with pytest.raises(ValueError, match="listed before its prerequisites"):
+        run_all(runs[::-1], functools.partial(_logged_run, log_dir=tmp_path), jobs=1)

@@ -28,7 +28,7 @@ def _tracked_changes() -> list[str]:
 
 def _build(number: int) -> None:
     env = {**os.environ, "FPNB_PROFILE": "smoke"}
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(ROOT), "report", "--profile", "smoke"],
+    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(ROOT), "report", "--profile", "smoke", "--jobs", "2"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert done.returncode == 0, f"smoke build {number} failed:\n{(done.stdout + done.stderr)[-4000:]}"
 
