@@ -149,6 +149,15 @@ def test_ms_ssim_matches_tensorflow_and_falls_back_on_small_crops():
         r.ms_ssim_scales(5, 5)
 
 
+@pytest.mark.parametrize("shape", [(2, 64, 64, 1), (2, 41, 29, 3)])
+def test_ssim_matches_tensorflow(shape):
+    rng = np.random.default_rng(2)
+    a = rng.random(shape, dtype=np.float32)
+    b = np.clip(a + rng.normal(0, 0.2, shape).astype(np.float32), 0, 1)
+    np.testing.assert_allclose(r.ssim(a, b).numpy(), tf.image.ssim(a, b, max_val=1.0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(r.ssim(a, a).numpy(), 1.0, atol=1e-6)
+
+
 def test_loss_parts_add_up():
     y = tf.fill((1, 32, 32, 1), 0.8)
     p = tf.fill((1, 32, 32, 1), 0.2)

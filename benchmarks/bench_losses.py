@@ -1,0 +1,108 @@
+"""The restoration losses and metrics against TensorFlow's own, in one run: SSIM, MS-SSIM with its gradient,
+and the tuned U-Net's training step with either.
+
+Run as ``python benchmarks/bench_losses.py [--repeats 10]``; writes reports/bench/losses.json. fpnb's SSIM
+blurs with two matrix products where ``tf.image.ssim`` and ``tf.image.ssim_multiscale`` use a depthwise
+convolution; the values agree to float rounding (tests/test_restoration.py). Each figure is the median
+over ``repeats`` calls after a warm-up, on one thread (as a background training run uses); read the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from fpnb.config import paths  # noqa: E402
+from fpnb.precision import detect, device  # noqa: E402
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return round(float(np.median(times)) * 1000, 1)
+
+
+def _tf_ms_ssim_loss(y_true, y_pred):
+    """1 - ``tf.image.ssim_multiscale`` with fpnb's three scales, 7 px window and renormalised weights."""
+    import tensorflow as tf
+
+    from fpnb.restoration import models as r
+
+    weights = (np.array(r._MS_SSIM_WEIGHTS[:3]) / sum(r._MS_SSIM_WEIGHTS[:3])).tolist()
+    return 1.0 - tf.image.ssim_multiscale(y_true, y_pred, 1.0, power_factors=weights, filter_size=7)
+
+
+def _tf_ssim(y_true, y_pred):
+    import tensorflow as tf
+
+    return tf.image.ssim(y_true, y_pred, max_val=1.0)
+
+
+def figures(repeats: int) -> dict:
+    """Milliseconds per call, TensorFlow's implementation against fpnb's, batch 8 of 128 px crops."""
+    import keras
+    import tensorflow as tf
+
+    from fpnb.restoration import models as r
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((8, 128, 128, 3), np.float32))
+    y = tf.constant(rng.random((8, 128, 128, 1), np.float32))
+    pred = tf.Variable(rng.random((8, 128, 128, 1), np.float32))
+
+    def with_gradient(loss):
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                value = tf.reduce_mean(loss(y, pred))
+            return tape.gradient(value, pred)
+        return step
+
+    out = {
+        "ssim_metric": {"tensorflow": _median_ms(tf.function(lambda: _tf_ssim(y, pred)), repeats),
+                        "fpnb": _median_ms(tf.function(lambda: r.ssim(y, pred)), repeats)},
+        "ms_ssim_loss_with_gradient": {"tensorflow": _median_ms(with_gradient(_tf_ms_ssim_loss), repeats),
+                                       "fpnb": _median_ms(with_gradient(r.ms_ssim_loss), repeats)},
+    }
+    # the search winner's shape (16 filters, depth 4, no batch norm) with an MS-SSIM loss and the SSIM metric
+    steps = {}
+    for name, loss, ssim in (("tensorflow", _tf_ms_ssim_loss, _tf_ssim), ("fpnb", r.ms_ssim_loss, r.ssim)):
+        model = r.build_model("unet", loss="ms_ssim", learning_rate=4e-4, seed=0, depth=4, base_filters=16,
+                              batch_norm=False, dropout=0.05)
+        model.compile(optimizer=keras.optimizers.Adam(4e-4), loss=loss, metrics=[r.mae, r.psnr, ssim])
+        steps[name] = _median_ms(lambda: model.train_on_batch(x, y), repeats)
+    out["tuned_unet_train_step"] = steps
+    for figures_of in out.values():
+        figures_of["speedup"] = round(figures_of["tensorflow"] / figures_of["fpnb"], 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    results = {"machine": {"threads": 1, **device(), "detected_precision": detect(),
+                           "load_average_before": os.getloadavg()},
+               "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "float32": figures(args.repeats)}
+    results["machine"]["load_average_after"] = os.getloadavg()
+    out = paths.reports / "bench" / "losses.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
