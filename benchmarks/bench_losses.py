@@ -1,5 +1,5 @@
 """The restoration losses and metrics against TensorFlow's own, in one run: SSIM, MS-SSIM with its gradient,
-and the tuned U-Net's training step with either.
+and the study U-Net's and the tuned U-Net's training steps with either.
 
 Run as ``python benchmarks/bench_losses.py [--repeats 10]``; writes reports/bench/losses.json. fpnb's SSIM
 blurs with two matrix products where ``tf.image.ssim`` and ``tf.image.ssim_multiscale`` use a depthwise
@@ -57,6 +57,7 @@ def figures(repeats: int) -> dict:
     import tensorflow as tf
 
     from fpnb.restoration import models as r
+    from fpnb.restoration.study import STUDY_UNET
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.random((8, 128, 128, 3), np.float32))
@@ -77,14 +78,20 @@ def figures(repeats: int) -> dict:
         "ms_ssim_loss_with_gradient": {"tensorflow": _median_ms(with_gradient(_tf_ms_ssim_loss), repeats),
                                        "fpnb": _median_ms(with_gradient(r.ms_ssim_loss), repeats)},
     }
-    # the search winner's shape (16 filters, depth 4, no batch norm) with an MS-SSIM loss and the SSIM metric
-    steps = {}
-    for name, loss, ssim in (("tensorflow", _tf_ms_ssim_loss, _tf_ssim), ("fpnb", r.ms_ssim_loss, r.ssim)):
-        model = r.build_model("unet", loss="ms_ssim", learning_rate=4e-4, seed=0, depth=4, base_filters=16,
-                              batch_norm=False, dropout=0.05)
-        model.compile(optimizer=keras.optimizers.Adam(4e-4), loss=loss, metrics=[r.mae, r.psnr, ssim])
-        steps[name] = _median_ms(lambda: model.train_on_batch(x, y), repeats)
-    out["tuned_unet_train_step"] = steps
+    # the study U-Net (16 filters, depth 4, batch norm) with its MS-SSIM + L1 loss, and the search winner's shape
+    # (16 filters, depth 4, no batch norm, dropout 0.05) with an MS-SSIM loss; both log the SSIM metric
+    def ms_ssim_l1(loss):
+        return lambda y_true, y_pred: 0.84 * loss(y_true, y_pred) + 0.16 * r.mae(y_true, y_pred)
+
+    models = {"study_unet_train_step": ("ms_ssim_l1", STUDY_UNET, ms_ssim_l1),
+              "tuned_unet_train_step": ("ms_ssim", {"depth": 4, "base_filters": 16, "batch_norm": False,
+                                                   "dropout": 0.05}, lambda loss: loss)}
+    for key, (loss_name, kwargs, wrap) in models.items():
+        out[key] = {}
+        for name, loss, ssim in (("tensorflow", _tf_ms_ssim_loss, _tf_ssim), ("fpnb", r.ms_ssim_loss, r.ssim)):
+            model = r.build_model("unet", loss=loss_name, learning_rate=1e-3, seed=0, **kwargs)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=wrap(loss), metrics=[r.mae, r.psnr, ssim])
+            out[key][name] = _median_ms(lambda: model.train_on_batch(x, y), repeats)
     for figures_of in out.values():
         figures_of["speedup"] = round(figures_of["tensorflow"] / figures_of["fpnb"], 2)
     return out
