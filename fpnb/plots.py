@@ -137,3 +137,19 @@ def pattern_classes(masters: Sequence, found: Sequence) -> Figure:
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def det_figure(curves: dict[str, pd.DataFrame], n_genuine: int, n_impostor: int, title: str) -> Figure:
+    """DET curves (``far``, ``frr`` columns per matcher) on log axes that stop at the smallest rates the
+    counts resolve, 1 / n_impostor and 1 / n_genuine: below them every threshold looks alike."""
+    far_floor, frr_floor = 1.0 / n_impostor, 1.0 / n_genuine
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    for name, curve in curves.items():
+        ax.step(curve["far"].clip(lower=far_floor), curve["frr"].clip(lower=frr_floor), where="post", label=name)
+    ax.plot([far_floor, 1], [far_floor, 1], color="grey", lw=0.5)
+    ax.set(xscale="log", yscale="log", xlim=(far_floor, 1), ylim=(frr_floor, 1), title=title,
+           xlabel=f"false accept rate ({n_impostor:,} impostor pairs)",
+           ylabel=f"false reject rate ({n_genuine:,} genuine pairs)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

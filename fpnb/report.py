@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import calendar
 import fnmatch
 import html
 import importlib.metadata
@@ -37,8 +38,10 @@ KEY_PACKAGES = (
 )
 # the notebook that builds the dataset: every later notebook starts after it
 DATA_NOTEBOOK = "01"
-# the <meta> name under which a notebook's HTML carries the commit it was built from
+# the <meta> names under which a notebook's HTML carries the commit it was built from, and when (UTC)
 COMMIT_META = "fpnb-commit"
+BUILT_META = "fpnb-built"
+BUILT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # the index is read at 1,280 px: figures are stored no wider than the page's text column
 MAX_FIGURE_PX = 1180
 # estimated characters per table row above which a table is split into several (same rows, fewer columns)
@@ -292,25 +295,28 @@ def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False
 
 
 def stamp_build(notebook: Path, state: dict | None = None) -> None:
-    """Record in an executed notebook the commit and dirty flag it ran from, so its HTML can carry them."""
+    """Record in an executed notebook the commit and dirty flag it ran from and when (UTC), so its HTML can
+    carry them."""
     import nbformat
 
     state = state or git_state()
     nb = nbformat.read(notebook, as_version=4)
-    nb.metadata.setdefault("fpnb", {})["build"] = {"commit": state["git_commit"], "dirty": state["dirty"]}
+    nb.metadata.setdefault("fpnb", {})["build"] = {"commit": state["git_commit"], "dirty": state["dirty"],
+                                                   "built": time.strftime(BUILT_FORMAT, time.gmtime())}
     nbformat.write(nb, notebook)
 
 
 def export_html(notebook: Path) -> Path:
-    """Write ``notebook``'s HTML beside it, figures embedded and its build commit in a ``<meta>``."""
+    """Write ``notebook``'s HTML beside it, figures embedded and its build commit and time in ``<meta>`` tags."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
-    commit = nb.metadata.get("fpnb", {}).get("build", {}).get("commit")
-    if commit:
-        body = body.replace("<head>", f'<head>\n<meta name="{COMMIT_META}" content="{html.escape(commit)}">', 1)
+    build = nb.metadata.get("fpnb", {}).get("build", {})
+    tags = "".join(f'\n<meta name="{name}" content="{html.escape(build[key])}">'
+                   for name, key in ((COMMIT_META, "commit"), (BUILT_META, "built")) if build.get(key))
+    body = body.replace("<head>", f"<head>{tags}", 1)
     out = notebook.with_suffix(".html")
     out.write_text(body)
     return out
@@ -364,6 +370,7 @@ def accelerators() -> dict:
 
 _SEED_LINE = re.compile(r"^seed\s*=\s*([^#\n]+)", re.M)
 _COMMIT_TAG = re.compile(rf'<meta name="{COMMIT_META}" content="([^"]+)"')
+_BUILT_TAG = re.compile(rf'<meta name="{BUILT_META}" content="([^"]+)"')
 
 
 def notebook_seed(notebook: dict) -> Any:
@@ -392,6 +399,13 @@ def html_commit(page: Path) -> str | None:
     return found.group(1) if found else None
 
 
+def html_built(page: Path) -> float | None:
+    """When a notebook's HTML was built (seconds since the epoch), None where the page does not record it."""
+    with page.open(errors="replace") as handle:
+        found = _BUILT_TAG.search(handle.read(8192))
+    return calendar.timegm(time.strptime(found.group(1), BUILT_FORMAT)) if found else None
+
+
 def stale_notebooks(out_dir: Path, stems: Iterable[str], commit: str | None, started: float | None) -> dict[str, str]:
     """Why a notebook's HTML may not belong to this build: missing, from another commit, or older than the build."""
     problems = {}
@@ -406,9 +420,12 @@ def stale_notebooks(out_dir: Path, stems: Iterable[str], commit: str | None, sta
             reasons.append("no commit recorded")
         elif commit is not None and built_from != commit:
             reasons.append(f"built from commit {built_from[:10]}")
-        if started is not None and page.stat().st_mtime < started:
-            reasons.append(f"HTML from {time.strftime('%Y-%m-%d %H:%M', time.localtime(page.stat().st_mtime))}, "
-                           "before this build started")
+        built = html_built(page)
+        if started is not None and (built or page.stat().st_mtime) < started:
+            # a page without a build time is dated by its file, which a fresh clone dates to the checkout
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(built or page.stat().st_mtime))
+            reasons.append(f"HTML built {when}, before this build started" if built else
+                           f"no build time recorded; file dated {when}, before this build started")
         if reasons:
             problems[stem] = "; ".join(reasons)
     return problems

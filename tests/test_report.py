@@ -20,6 +20,7 @@ from fpnb.report import (
     display_frame,
     execute,
     git_state,
+    html_built,
     html_commit,
     notebook_seeds,
     sig3,
@@ -137,7 +138,7 @@ def test_index_warns_about_pages_from_another_commit_missing_or_older_than_the_b
     assert "09_reconstruction: built from commit 0000000000" in warning
     assert "07_restoration_comparison: no HTML" in warning and "01_data" not in warning
     page = build_index("smoke", {}, out, notebooks_dir=notebooks, started=time.time() + 60).read_text()
-    assert "01_data: HTML from" in page and "before this build started" in page
+    assert "01_data: no build time recorded; file dated" in page and "before this build started" in page
 
 
 def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
@@ -148,6 +149,10 @@ def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
     commit = git_state()["git_commit"]
     assert json.loads((out / "01_tiny.ipynb").read_text())["metadata"]["fpnb"]["build"]["commit"] == commit
     assert html_commit(out / "01_tiny.html") == commit
+    built = html_built(out / "01_tiny.html")
+    assert built is not None and abs(built - time.time()) < 600
+    page = build_index("smoke", {}, out, notebooks_dir=tmp_path, started=built + 60).read_text()
+    assert "01_tiny: HTML built" in page and "before this build started" in page
     assert notebook_seeds(out) == {"01_tiny": 5}
 
 
