@@ -41,6 +41,10 @@ QUANTITY_LABELS = {
     "psnr": "PSNR (dB)", "ssim": "SSIM (-1 to 1)", "d_loss": "discriminator loss", "g_loss": "generator loss",
     "g_gan": "generator adversarial loss", "g_l1": "generator L1 (grey 0-1)", "d_real_acc": "D accuracy on targets",
     "d_fake_acc": "D accuracy on outputs", "r1": "R1 penalty", "pl": "path-length penalty",
+    # per-print statistics
+    "ridge_period_px": "ridge period (px)", "mean_period_px": "mean ridge period (px)",
+    "coherence": "orientation coherence (0-1)", "foreground_fraction": "finger area / image area",
+    "endings": "ridge endings per print", "bifurcations": "bifurcations per print",
 }
 
 
@@ -151,5 +155,15 @@ def det_figure(curves: dict[str, pd.DataFrame], n_genuine: int, n_impostor: int,
            xlabel=f"false accept rate ({n_impostor:,} impostor pairs)",
            ylabel=f"false reject rate ({n_genuine:,} genuine pairs)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def histograms(table: pd.DataFrame, columns: Sequence[str], ylabel: str, bins: int = 15) -> Figure:
+    """One histogram per column, each on its own range (pandas' ``plot.hist`` shares one range across columns)."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(5 * len(columns), 3.5), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        ax.hist(table[column].dropna(), bins=bins)
+        ax.set(xlabel=quantity_label(column), ylabel=ylabel)
     fig.tight_layout()
     return fig

@@ -12,6 +12,7 @@ import scipy.linalg
 import torch
 from scipy import ndimage
 
+from fpnb import plots
 from fpnb.config import Profile, paths
 from fpnb.data.datasets import NATIVE_SIDE, to_native
 from fpnb.synthesis.stylegan import Discriminator, Generator
@@ -273,7 +274,7 @@ def distributions_figure(stats: dict[str, pd.DataFrame],
         bins = np.histogram_bin_edges(values[np.isfinite(values)], bins=20)
         for name, table in stats.items():
             ax.hist(table[column], bins=bins, alpha=0.5, density=True, label=name)
-        ax.set_title(column)
+        ax.set(xlabel=plots.quantity_label(column), ylabel="density")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -291,7 +292,7 @@ def diversity_figure(result: dict):
     ax.hist(result["scores"], bins=bins, alpha=0.5, density=True, label=f"generated pairs ({result['n_pairs']})")
     if np.isfinite(result["threshold"]):
         ax.axvline(result["threshold"], color="k", ls="--", label=f"threshold at FAR {result['far']:g}")
-    ax.set_xlabel("matcher score")
+    ax.set(xlabel="matcher score", ylabel="density")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
