@@ -35,6 +35,9 @@ class MeanMatcher:
     def score(self, a, b):
         return float(100 - 1000 * abs(a.mean() - b.mean()))
 
+    def scores(self, pairs):
+        return [self.score(a, b) for a, b in pairs]
+
 
 @pytest.fixture
 def mean_matcher():

@@ -117,3 +117,15 @@ def test_dask_scoring_matches_the_loop_at_one_and_two_workers():
     assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=2, block=3, chunk=2,
                                           min_cluster_pairs=0), loop)
     assert np.array_equal(score_pair_list("bozorth3", images, pairs[::-1], workers=1, block=2), loop[::-1])
+    # a stock matcher object goes to the workers by name; any other object scores in this process
+    assert np.array_equal(score_pair_list(get_matcher("bozorth3"), images, pairs, workers=2, block=3,
+                                          min_cluster_pairs=0), loop)
+
+    class Brightness:
+        name = "bozorth3"  # a stock name on another class: must not be replaced by the stock matcher
+
+        def scores(self, pairs):
+            return [float(a.mean() - b.mean()) for a, b in pairs]
+
+    expected = [float(images[i].mean() - images[j].mean()) for i, j in pairs]
+    assert np.allclose(score_pair_list(Brightness(), images, pairs, workers=2, min_cluster_pairs=0), expected)

@@ -29,6 +29,9 @@ class EqualityMatcher:
     def score(self, a, b):
         return 100.0 if np.array_equal(a, b) else 0.0
 
+    def scores(self, pairs):
+        return [self.score(a, b) for a, b in pairs]
+
 
 @pytest.fixture(scope="module")
 def prints():

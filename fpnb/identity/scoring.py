@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,18 +34,27 @@ def _score_blocks(job: tuple[str, int, np.ndarray], blocks: dict[int, list[np.nd
 MIN_CLUSTER_PAIRS = 5000
 
 
-def score_pair_list(matcher: str, images: Sequence[np.ndarray], pairs: np.ndarray, scheduler: str | None = None,
+def score_pair_list(matcher: str | Any, images: Sequence[np.ndarray], pairs: np.ndarray, scheduler: str | None = None,
                     workers: int | None = None, block: int = 64, chunk: int = 1024, progress: bool = False,
                     min_cluster_pairs: int = MIN_CLUSTER_PAIRS) -> np.ndarray:
-    """Scores of ``pairs`` (k x 2 indices into ``images``) by the named matcher, in pair order.
+    """Scores of ``pairs`` (k x 2 indices into ``images``) by a matcher, in pair order.
 
+    ``matcher`` is a name, or a matcher object: one of the stock matchers (``get_matcher(name)``) is
+    replaced by its name, so that workers build their own; any other object scores in this process.
     Images are grouped in blocks of ``block``; the pairs between two blocks form tasks of at most
     ``chunk`` pairs. Without ``scheduler``, fewer than ``min_cluster_pairs`` pairs run in this process.
     """
+    from fpnb.identity.matchers import MATCHERS
+
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if not len(pairs):
         return np.zeros(0)
-    if len(pairs) < min_cluster_pairs and not scheduler:
+    in_process = len(pairs) < min_cluster_pairs and not scheduler
+    if not isinstance(matcher, str):
+        if in_process or MATCHERS.get(getattr(matcher, "name", None)) is not type(matcher):
+            return np.asarray(matcher.scores((images[i], images[j]) for i, j in pairs.tolist()), dtype=np.float64)
+        matcher = matcher.name
+    if in_process:
         workers = 1
     blocks = [list(images[start:start + block]) for start in range(0, len(images), block)]
     key = np.sort(pairs // block, axis=1)

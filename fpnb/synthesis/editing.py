@@ -122,12 +122,12 @@ def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequenc
 def impostor_threshold(generator: Generator, seeds: Sequence[int], matcher, scale: float, far: float = 1e-3,
                        truncation: float = 0.7) -> tuple[float, int]:
     """Matcher threshold at ``far`` from every pair of distinct seeds' prints, and the number of pairs."""
-    from fpnb.synthesis.sampling import sample
     from fpnb.identity.metrics import threshold_at_far
+    from fpnb.identity.scoring import score_pair_list
+    from fpnb.synthesis.sampling import sample
 
     native = to_native(sample(generator, seeds, truncation), scale)
-    a, b = np.triu_indices(len(native), 1)
-    scores = matcher.scores((native[i], native[j]) for i, j in zip(a, b))
+    scores = score_pair_list(matcher, native, np.stack(np.triu_indices(len(native), 1), axis=1))
     return threshold_at_far(scores, far), int(len(scores))
 
 

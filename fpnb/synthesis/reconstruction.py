@@ -474,13 +474,16 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     from fpnb.identity.matchers import extract_minutiae
     from fpnb.identity.metrics import (bootstrap_ci, far_resolved, minutiae_prf, threshold_at_far,
                                        verification_metrics)
+    from fpnb.identity.scoring import score_pair_list
 
     if sources.shape != reconstructions.shape or len(sources) < 2:
         raise ValueError(f"sources: need >= 2 prints shaped like reconstructions, got {sources.shape} "
                          f"and {reconstructions.shape}")
     src, rec = to_native(sources, scale), to_native(reconstructions, scale)
     n = len(src)
-    scores = np.array([[matcher.score(rec[i], src[j]) for j in range(n)] for i in range(n)])
+    rec_index, src_index = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # reconstruction i vs source j
+    pairs = np.stack([rec_index.ravel(), n + src_index.ravel()], axis=1)
+    scores = score_pair_list(matcher, [*rec, *src], pairs).reshape(n, n)
     genuine = np.diag(scores)
     impostor = scores[~np.eye(n, dtype=bool)]
     other = _other(n, seed)
