@@ -21,18 +21,13 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from bench_precision import _median_seconds  # noqa: E402  (a script: its folder is on sys.path)
 from fpnb.config import paths  # noqa: E402
 from fpnb.precision import detect, device  # noqa: E402
 
 
 def _median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(float(np.median(times)) * 1000, 1)
+    return round(_median_seconds(fn, repeats) * 1000, 1)
 
 
 def _tf_ms_ssim_loss(y_true, y_pred):
