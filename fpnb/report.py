@@ -392,18 +392,22 @@ def notebook_seeds(out_dir: Path) -> dict[str, Any]:
     return {stem: seed for stem, seed in seeds.items() if seed is not None}
 
 
+def _head_meta(page: Path, tag: re.Pattern) -> str | None:
+    """The content of a ``<meta>`` tag in the head of a notebook's HTML (its first 8 KB), None if absent."""
+    with page.open(errors="replace") as handle:
+        found = tag.search(handle.read(8192))
+    return found.group(1) if found else None
+
+
 def html_commit(page: Path) -> str | None:
     """The commit a notebook's HTML was built from (None for HTML exported before commits were stamped)."""
-    with page.open(errors="replace") as handle:
-        found = _COMMIT_TAG.search(handle.read(8192))
-    return found.group(1) if found else None
+    return _head_meta(page, _COMMIT_TAG)
 
 
 def html_built(page: Path) -> float | None:
     """When a notebook's HTML was built (seconds since the epoch), None where the page does not record it."""
-    with page.open(errors="replace") as handle:
-        found = _BUILT_TAG.search(handle.read(8192))
-    return calendar.timegm(time.strptime(found.group(1), BUILT_FORMAT)) if found else None
+    built = _head_meta(page, _BUILT_TAG)
+    return calendar.timegm(time.strptime(built, BUILT_FORMAT)) if built else None
 
 
 def stale_notebooks(out_dir: Path, stems: Iterable[str], commit: str | None, started: float | None) -> dict[str, str]:
@@ -421,9 +425,9 @@ def stale_notebooks(out_dir: Path, stems: Iterable[str], commit: str | None, sta
         elif commit is not None and built_from != commit:
             reasons.append(f"built from commit {built_from[:10]}")
         built = html_built(page)
-        if started is not None and (built or page.stat().st_mtime) < started:
-            # a page without a build time is dated by its file, which a fresh clone dates to the checkout
-            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(built or page.stat().st_mtime))
+        dated = built or page.stat().st_mtime  # without a build time, the file's date (a fresh clone's checkout)
+        if started is not None and dated < started:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(dated))
             reasons.append(f"HTML built {when}, before this build started" if built else
                            f"no build time recorded; file dated {when}, before this build started")
         if reasons:
