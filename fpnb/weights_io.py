@@ -27,14 +27,19 @@ def card_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def _card_has(meta: dict, wanted: dict) -> bool:
+    """Whether every wanted field is in the card; a dict value asks only for the keys it gives."""
+    return all(isinstance(meta.get(k), dict) and _card_has(meta[k], v) if isinstance(v, dict) else meta.get(k) == v
+               for k, v in wanted.items())
+
+
 def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
-    """``path`` when it exists with a card naming ``profile`` (and every other given field)."""
+    """``path`` when it exists with a card naming ``profile`` and every other given field
+    (``args={"resolution": 256}`` checks that one argument of the card's ``args``)."""
     card = card_path(path)
     if not (path.exists() and card.exists()):
         return None
-    meta = json.loads(card.read_text())
-    wanted = {"profile": profile.name, **card_fields}
-    return path if all(meta.get(k) == v for k, v in wanted.items()) else None
+    return path if _card_has(json.loads(card.read_text()), {"profile": profile.name, **card_fields}) else None
 
 
 def _logged_seconds(log: Path) -> float | None:

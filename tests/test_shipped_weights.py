@@ -1,5 +1,6 @@
 """Every shipped weights file loads through the current package (no old module paths inside)."""
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -63,3 +64,26 @@ def test_shipped_models_table_reads_cards_and_falls_back_to_the_log_for_wall_tim
                  "wall_minutes": 10.0, "size_mb": 2.0}
     assert b["wall_minutes"] == 2.0 and b["size_mb"] is None and b["precision"] == "fp32"
     assert [row["model"] for row in shipped_models(paths.weights)] == sorted(p.stem for p in paths.weights.glob("*.json"))
+
+
+def test_a_shipped_generator_is_used_only_at_its_own_resolution_and_width(tmp_path, monkeypatch):
+    from fpnb import get_profile
+    from fpnb.synthesis import printnet, study
+    from fpnb.weights_io import shipped_for
+
+    path = tmp_path / "g.safetensors"
+    path.write_bytes(b"weights")
+    path.with_suffix(".json").write_text(json.dumps({"profile": "full", "resolution": 128,
+                                                     "args": {"resolution": 128, "channels": 64}}))
+    full = get_profile("full")
+    assert shipped_for(path, full, args={"resolution": 128}) == path
+    assert shipped_for(path, full, args={"resolution": 256}) is None
+    assert shipped_for(path, full, args={"resolution": 128, "channels": 64}, resolution=128) == path
+    assert shipped_for(path, full, args={"resolution": 128, "missing": 1}) is None
+    for module, name in ((study, "GENERATOR_FILE"), (printnet, "WEIGHTS_FILE")):
+        monkeypatch.setattr(module, name, path.name)
+        monkeypatch.setattr(module, "paths", SimpleNamespace(weights=tmp_path))
+    at = {(r, c): get_profile("full", gan_resolution=r, gan_channels=c) for r, c in ((128, 64), (256, 64), (128, 32))}
+    assert study.shipped_generator(at[128, 64]) == path and printnet.shipped_printnet(at[128, 64]) == path
+    assert study.shipped_generator(at[256, 64]) is None and printnet.shipped_printnet(at[256, 64]) is None
+    assert study.shipped_generator(at[128, 32]) is None

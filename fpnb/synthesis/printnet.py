@@ -190,8 +190,8 @@ def training_targets(profile: Profile, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def shipped_printnet(profile: Profile) -> Path | None:
-    """The shipped PrintNet file when its model card says it was trained with this profile."""
-    return shipped_for(paths.weights / WEIGHTS_FILE, profile)
+    """The shipped PrintNet file when its model card names this profile and its GAN resolution."""
+    return shipped_for(paths.weights / WEIGHTS_FILE, profile, resolution=profile.gan_resolution)
 
 
 def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> PrintNet:

@@ -43,8 +43,9 @@ def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
 
 
 def shipped_generator(profile: Profile) -> Path | None:
-    """The shipped generator file when its model card says it was trained with this profile."""
-    return shipped_for(paths.weights / GENERATOR_FILE, profile)
+    """The shipped generator file when its model card names this profile and its resolution and width."""
+    return shipped_for(paths.weights / GENERATOR_FILE, profile,
+                       args={"resolution": profile.gan_resolution, "channels": profile.gan_channels})
 
 
 def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False,
