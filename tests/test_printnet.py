@@ -25,7 +25,7 @@ def _stripes(height: int = 96, width: int = 80, period: float = 9.0) -> Master:
                   np.zeros((height, width), np.float32), np.full((height, width), period, np.float32), 0)
 
 
-@pytest.mark.parametrize("resolution", [32, 64])
+@pytest.mark.parametrize("resolution", [32, 64, 128, 256])
 def test_every_head_has_its_shape(net, resolution):
     x = torch.zeros(3, 1, resolution, resolution)
     out = net(x)

@@ -53,6 +53,18 @@ def test_maps_to_encoder_to_generator_shapes(generator):
     assert images.shape == (3, 32, 32) and images.min() >= 0 and images.max() <= 1
 
 
+@pytest.mark.parametrize("resolution", [128, 256])
+def test_encoder_and_generator_shapes_at_ridge_resolution(resolution):
+    torch.manual_seed(0)
+    generator = Generator(resolution, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
+    encoder = rc.build_encoder(generator, channels=4)
+    maps = torch.rand(2, 3, resolution, resolution)
+    w_plus, noise = encoder(maps)
+    assert w_plus.shape == (2, generator.n_latent, 16)
+    assert [n.shape[-1] for n in noise] == [m.shape[-1] for m in generator.fixed_noise()]
+    assert rc.reconstruct(encoder, generator, maps.numpy()).shape == (2, resolution, resolution)
+
+
 def test_single_w_encoder_repeats_one_w(generator):
     encoder = rc.MinutiaeEncoder(generator.n_latent, 16, channels=8, w_plus=False)
     torch.nn.init.normal_(encoder.head.weight)

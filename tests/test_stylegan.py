@@ -24,7 +24,7 @@ def generator():
     return g
 
 
-@pytest.mark.parametrize("resolution", [8, 16, 32])
+@pytest.mark.parametrize("resolution", [8, 16, 32, 128, 256])
 def test_shapes_at_each_resolution(resolution):
     g = Generator(resolution, **TINY)
     d = Discriminator(resolution, channels=8)
