@@ -296,3 +296,15 @@ def test_a_saved_search_is_reused_only_with_its_settings(tmp_path, monkeypatch):
         assert search.search_or_reuse(profile, root, **kwargs)[1] == "searched here"
     assert search.search_or_reuse(get_profile("smoke", search_epochs=2), root)[1] == "searched here"
     assert len(calls) == 4
+
+
+def test_example_names_take_one_image_per_finger_first(tmp_path):
+    from fpnb.restoration.study import example_names
+
+    for folder in ("test_input", "test_ground-truth"):
+        (tmp_path / folder).mkdir()
+        for name in ("00002_00", "00002_01", "00002_02", "00007_00", "00007_01", "00011_03"):
+            (tmp_path / folder / f"{name}.png").write_bytes(b"")
+    assert example_names(tmp_path, 3) == ["00002_00", "00007_00", "00011_03"]
+    assert example_names(tmp_path, 3, limit=4) == ["00002_00", "00007_00", "00002_01"]
+    assert example_names(tmp_path, 2) == ["00002_00", "00007_00"]

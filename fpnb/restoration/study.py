@@ -367,6 +367,15 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
     return ranks.join(seed).sort_values("rank_ssim")
 
 
+def example_names(root: Path, n: int = 3, limit: int | None = None) -> list[str]:
+    """``n`` test images among the first ``limit``, each of another finger while there are enough fingers."""
+    from fpnb.data.datasets import list_pairs
+
+    names = [inputs.stem for inputs, _ in list_pairs(root, "test")[:limit]]
+    firsts = pd.Series(names).groupby([identity_of(name) for name in names], sort=False).first().tolist()
+    return (firsts + [name for name in names if name not in firsts])[:n]
+
+
 def restore_examples(profile: Profile, root: Path, names: list[str], run_names: list[str]) -> dict[str, np.ndarray]:
     """Test images ``names`` through each of ``run_names``: {"input": ..., "ground truth": ..., run: preds}."""
     from fpnb.data.datasets import load_pairs
