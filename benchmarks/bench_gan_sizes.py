@@ -10,15 +10,12 @@ reports/bench/gan_sizes.json. Pause other jobs first: the figures are compared a
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import tempfile
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the torch import
 
-from bench_precision import _median_seconds  # noqa: E402  (a script: its folder is on sys.path)
-from fpnb.config import paths  # noqa: E402
+from bench_precision import _median_seconds, gan_step, save_results  # noqa: E402  (a script: its folder is on sys.path)
 from fpnb.precision import detect, device  # noqa: E402
 
 SIZES = ((128, 64), (256, 32), (256, 48), (256, 64), (256, 128))
@@ -31,16 +28,9 @@ def figures(resolution: int, channels: int, batch: int, precision: str, repeats:
 
     from fpnb.precision import torch_autocast
     from fpnb.synthesis.sampling import sample
-    from fpnb.synthesis.stylegan import Discriminator, Generator, channel_widths
-    from fpnb.synthesis.training import train_stylegan
+    from fpnb.synthesis.stylegan import channel_widths
 
-    torch.manual_seed(0)
-    g, d = Generator(resolution, channels=channels), Discriminator(resolution, channels=channels)
-    data = torch.rand(4 * batch, 1, resolution, resolution) * 2 - 1
-    with tempfile.TemporaryDirectory() as tmp:
-        log = train_stylegan(g, d, data, tmp, 17, batch, 0, progress=False, precision=precision,
-                             sample_every=10**9, checkpoint_every=10**9)
-    step = float(log["seconds"].iloc[1:].mean())
+    step, g, d = gan_step(resolution, channels, batch, precision)
     g.eval()
 
     def generate():
@@ -69,11 +59,7 @@ def main() -> None:
                            "load_average_before": os.getloadavg()},
                "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "batch": args.batch, "budget_images": BUDGET_IMAGES,
                "sizes": {f"{res}px_{ch}ch": figures(res, ch, args.batch, precision, args.repeats) for res, ch in SIZES}}
-    results["machine"]["load_average_after"] = os.getloadavg()
-    out = paths.reports / "bench" / "gan_sizes.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save_results("gan_sizes", results)
 
 
 if __name__ == "__main__":

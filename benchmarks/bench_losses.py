@@ -9,7 +9,6 @@ over ``repeats`` calls after a warm-up, on one thread (as a background training 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -21,8 +20,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from bench_precision import _median_seconds  # noqa: E402  (a script: its folder is on sys.path)
-from fpnb.config import paths  # noqa: E402
+from bench_precision import _median_seconds, save_results  # noqa: E402  (a script: its folder is on sys.path)
 from fpnb.precision import detect, device  # noqa: E402
 
 
@@ -99,11 +97,7 @@ def main() -> None:
     results = {"machine": {"threads": 1, **device(), "detected_precision": detect(),
                            "load_average_before": os.getloadavg()},
                "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "float32": figures(args.repeats)}
-    results["machine"]["load_average_after"] = os.getloadavg()
-    out = paths.reports / "bench" / "losses.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save_results("losses", results)
 
 
 if __name__ == "__main__":

@@ -57,22 +57,27 @@ def unet_figures(base_filters: int, repeats: int) -> dict:
     return out
 
 
-def gan_figures(resolution: int, channels: int, batch: int) -> dict:
-    """Mean G+D training step (16 steps after one warm-up step) per precision."""
+def gan_step(resolution: int, channels: int, batch: int, precision: str) -> tuple[float, object, object]:
+    """Mean seconds of a G+D training step (16 steps after one warm-up step), the generator and the discriminator."""
     import torch
 
     from fpnb.synthesis.stylegan import Discriminator, Generator
     from fpnb.synthesis.training import train_stylegan
 
+    torch.manual_seed(0)
+    g, d = Generator(resolution, channels=channels), Discriminator(resolution, channels=channels)
+    data = torch.rand(4 * batch, 1, resolution, resolution) * 2 - 1
+    with tempfile.TemporaryDirectory() as tmp:
+        log = train_stylegan(g, d, data, tmp, 17, batch, 0, progress=False, precision=precision,
+                             sample_every=10**9, checkpoint_every=10**9)
+    return float(log["seconds"].iloc[1:].mean()), g, d
+
+
+def gan_figures(resolution: int, channels: int, batch: int) -> dict:
+    """Mean G+D training step per precision."""
     out = {}
     for precision in PRECISIONS:
-        torch.manual_seed(0)
-        g, d = Generator(resolution, channels=channels), Discriminator(resolution, channels=channels)
-        data = torch.rand(4 * batch, 1, resolution, resolution) * 2 - 1
-        with tempfile.TemporaryDirectory() as tmp:
-            log = train_stylegan(g, d, data, tmp, 17, batch, 0, progress=False, precision=precision,
-                                 sample_every=10**9, checkpoint_every=10**9)
-        seconds = float(log["seconds"].iloc[1:].mean())
+        seconds = gan_step(resolution, channels, batch, precision)[0]
         out[precision] = {"step_s": round(seconds, 3), "images_per_s": round(batch / seconds, 1)}
     out["speedup"] = round(out["fp32"]["step_s"] / out["bf16"]["step_s"], 2)
     return out
@@ -118,10 +123,16 @@ def main() -> None:
     if args.only in (None, "generation"):
         results["generation"] = {f"{res}px_{ch}ch": generation_figures(res, ch, args.repeats)
                                  for res, ch in ((128, 64), (256, 64))}
+    save_results("precision", results, merge=bool(args.only))  # a partial run keeps the other sections
+
+
+def save_results(name: str, results: dict, merge: bool = False) -> None:
+    """Record the load average after the run, write reports/bench/<name>.json (over the sections already
+    there with ``merge``) and print it."""
     results["machine"]["load_average_after"] = os.getloadavg()
-    out = paths.reports / "bench" / "precision.json"
+    out = paths.reports / "bench" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.only and out.exists():  # a partial run updates the file's other sections as they are
+    if merge and out.exists():
         results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
