@@ -21,6 +21,7 @@ import pandas as pd
 
 from fpnb.config import get_profile, paths
 from fpnb.synthesis import printnet, sampling, study
+from fpnb.synthesis.stylegan import Generator
 from fpnb.synthesis.training import train_stylegan
 
 
@@ -33,10 +34,11 @@ def parse_arm(text: str) -> dict:
 
 
 def run_dir(arm: str) -> Path:
+    """The arm's checkpoint, log and samples."""
     return paths.runs / "experiments" / "gan_sweep" / arm
 
 
-def train_arm(arm: str, images: int, seed: int = 0):
+def train_arm(arm: str, images: int, seed: int = 0) -> Generator:
     """Train (or resume) one arm; return its EMA generator."""
     import copy
 
