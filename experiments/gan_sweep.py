@@ -14,10 +14,12 @@ one arm per process, so arms can run side by side, and a last call without it sc
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from fpnb.config import get_profile, paths
 from fpnb.synthesis import printnet, sampling, study
@@ -38,18 +40,14 @@ def run_dir(arm: str) -> Path:
     return paths.runs / "experiments" / "gan_sweep" / arm
 
 
-def train_arm(arm: str, images: int, seed: int = 0) -> Generator:
-    """Train (or resume) one arm; return its EMA generator."""
-    import copy
-
-    import torch
-
+def train_arm(arm: str, data: torch.Tensor, images: int, seed: int = 0) -> Generator:
+    """Train (or resume) one arm on ``data`` (``study.training_images``) for ``images`` images; return its EMA generator."""
     profile = get_profile("full")
     torch.manual_seed(seed)
     generator, discriminator = study.build_gan(profile)
     g_ema = copy.deepcopy(generator)
     steps = images // profile.gan_batch
-    train_stylegan(generator, discriminator, study.training_images(profile, seed), run_dir(arm),
+    train_stylegan(generator, discriminator, data, run_dir(arm),
                    steps, profile.gan_batch, seed, g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, steps // 10),
                    progress=False, precision="fp32", **parse_arm(arm))
     return g_ema.eval()
@@ -64,12 +62,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=paths.reports / "full" / "experiments" / "gan_sweep.json")
     args = parser.parse_args()
     profile = get_profile("full")
-    generators = {arm: train_arm(arm, args.images) for arm in args.arms}  # a finished arm is read back
+    data = study.training_images(profile)  # the full training masters, N x 1 x R x R in [-1, 1]
+    generators = {arm: train_arm(arm, data, args.images) for arm in args.arms}  # a finished arm is read back
     if args.train_only:
         return
     net = printnet.load_printnet(printnet.shipped_printnet(profile))
     shipped = sampling.load_generator(study.shipped_generator(profile))
-    real = (study.training_images(profile)[:, 0].numpy() + 1) / 2
+    real = (data[:, 0].numpy() + 1) / 2
     held_out = study.held_out_targets(profile, args.n)["images"]
     rows = {}
     for name, generator in {"shipped (96,000 images)": shipped, **generators}.items():

@@ -372,8 +372,11 @@ def example_names(root: Path, n: int = 3, limit: int | None = None) -> list[str]
     from fpnb.data.datasets import list_pairs
 
     names = [inputs.stem for inputs, _ in list_pairs(root, "test")[:limit]]
-    firsts = pd.Series(names).groupby([identity_of(name) for name in names], sort=False).first().tolist()
-    return (firsts + [name for name in names if name not in firsts])[:n]
+    firsts: dict[str, str] = {}
+    for name in names:
+        firsts.setdefault(identity_of(name), name)
+    chosen = list(firsts.values())
+    return (chosen + [name for name in names if name not in chosen])[:n]
 
 
 def restore_examples(profile: Profile, root: Path, names: list[str], run_names: list[str]) -> dict[str, np.ndarray]:
