@@ -59,16 +59,21 @@ def to_resolution(images: np.ndarray, side: int) -> np.ndarray:
     return skimage.transform.downscale_local_mean(images, (1, factor, factor)).astype(np.float32)
 
 
-def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int, seed: int = 0) -> Generator:
-    """Train (or resume) one arm on ``data`` (``study.training_images``) for ``images`` images; return its EMA generator."""
+def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int,
+              seed: int = 0) -> tuple[Generator, pd.DataFrame]:
+    """Train (or resume) one arm on ``data`` (``study.training_images``) for ``images`` images.
+
+    Returns its EMA generator and training log, one row a step: longer than ``images`` when its
+    checkpoint is further on (an arm still training in another process is scored at its last checkpoint).
+    """
     torch.manual_seed(seed)
     generator, discriminator = study.build_gan(profile)
     g_ema = copy.deepcopy(generator)
     steps = images // profile.gan_batch
-    train_stylegan(generator, discriminator, data, run_dir(arm, profile),
-                   steps, profile.gan_batch, seed, g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, steps // 10),
-                   progress=False, precision="fp32", **parse_arm(arm))
-    return g_ema.eval()
+    log = train_stylegan(generator, discriminator, data, run_dir(arm, profile), steps, profile.gan_batch, seed,
+                         g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, steps // 10), progress=False,
+                         precision="fp32", **parse_arm(arm))
+    return g_ema.eval(), log
 
 
 def main() -> None:
@@ -82,11 +87,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="default: reports/full/experiments/gan_sweep[_SIZE].json")
     args = parser.parse_args()
     profile = get_profile("full", gan_resolution=args.resolution, gan_channels=args.channels)
-    out = args.out or paths.reports / "full" / "experiments" / f"{'_'.join(filter(None, ['gan_sweep', size_name(profile)]))}.json"
+    stem = "_".join(filter(None, ["gan_sweep", size_name(profile)]))
+    out = args.out or paths.reports / "full" / "experiments" / f"{stem}.json"
     data = study.training_images(profile)  # the full training masters, N x 1 x R x R in [-1, 1]
-    generators = {arm: train_arm(arm, profile, data, args.images) for arm in args.arms}  # a finished arm is read back
+    trained = {arm: train_arm(arm, profile, data, args.images) for arm in args.arms}  # a finished arm is read back
     if args.train_only:
         return
+    generators = {arm: generator for arm, (generator, _) in trained.items()}
+    shown = {arm: len(log) * profile.gan_batch for arm, (_, log) in trained.items()}
     scoring = get_profile("full")  # PrintNet, masters and the shipped generator at their own resolution
     net = printnet.load_printnet(printnet.shipped_printnet(scoring))
     shipped = sampling.load_generator(study.shipped_generator(scoring))
@@ -94,18 +102,22 @@ def main() -> None:
     held_out = study.held_out_targets(scoring, args.n)["images"]
     rows = {}
     for name, generator in {"shipped (96,000 images)": shipped, **generators}.items():
-        generated = to_resolution(sampling.sample(generator, range(args.n)), scoring.gan_resolution)
-        table = study.quality_table(net, real, held_out, generated, {})
+        images = sampling.sample(generator, range(args.n))
+        table = study.quality_table(net, real, held_out, to_resolution(images, scoring.gan_resolution), {})
+        if name in shown:  # what was scored, beside the arm's training grids
+            grid = run_dir(name, profile) / "samples" / f"scored-{shown[name]:06d}.png"
+            sampling.save_grid(images[:16], grid, n_cols=8)
         rows[name] = {"fid": round(float(table.loc["generated vs masters", "fid"]), 4),
                       "ratio_to_floor": round(float(table.loc["generated vs masters", "ratio_to_floor"]), 3)}
         print(name, rows[name], flush=True)
-    result = {"n": args.n, "floor_fid": round(float(table.loc["floor: masters vs masters", "fid"]), 4), "rows": rows,
-              "train_seconds": {arm: round(float(pd.read_csv(run_dir(arm, profile) / "log.csv")["seconds"].sum()))
-                                for arm in args.arms}}
+    result = {"n": args.n, "images_shown": shown,
+              "floor_fid": round(float(table.loc["floor: masters vs masters", "fid"]), 4), "rows": rows,
+              "train_seconds": {arm: round(float(log["seconds"].sum())) for arm, (_, log) in trained.items()}}
     record = json.loads(out.read_text()) if out.exists() else {
         "batch": profile.gan_batch, "resolution": profile.gan_resolution, "channels": profile.gan_channels,
         "scored_at": scoring.gan_resolution, "by_images": {}}
-    record["by_images"][str(args.images)] = result  # earlier budgets of the same arms stay
+    budget = next(iter(shown.values())) if len(set(shown.values())) == 1 else args.images
+    record["by_images"][str(budget)] = result  # earlier budgets of the same arms stay
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
 
