@@ -31,6 +31,9 @@ from fpnb.synthesis.stylegan import Generator
 from fpnb.synthesis.training import train_stylegan
 
 
+CHECKPOINT_STEPS = 150  # at most this many steps between checkpoints: about 15 min of one core at 256 px
+
+
 def parse_arm(text: str) -> dict:
     """``name=value`` as a keyword argument of ``train_stylegan`` (value as float)."""
     name, _, value = text.partition("=")
@@ -71,8 +74,8 @@ def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int,
     g_ema = copy.deepcopy(generator)
     steps = images // profile.gan_batch
     log = train_stylegan(generator, discriminator, data, run_dir(arm, profile), steps, profile.gan_batch, seed,
-                         g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, steps // 10), progress=False,
-                         precision="fp32", **parse_arm(arm))
+                         g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, min(steps // 10, CHECKPOINT_STEPS)),
+                         progress=False, precision="fp32", **parse_arm(arm))
     return g_ema.eval(), log
 
 
