@@ -4,9 +4,10 @@ Each arm trains the full profile's generator (batch 16; 128 px and 64 channels u
 ``--resolution`` / ``--channels`` say otherwise) on the full training masters from scratch for
 ``--images`` images, in its own resumable run folder under ``runs/experiments/gan_sweep/``; its EMA
 generator is then scored like notebook 08 scores the shipped one: Fréchet distance of PrintNet
-features (the shipped full PrintNet, 128 px; larger samples are averaged down to it) to the 128 px
-training masters, over the masters-vs-masters floor, ``--n`` prints a side. The shipped generator
-(96,000 images) is scored the same way for scale. One seed per arm: a short pilot, not a tuned result.
+features (the shipped full PrintNet, 128 px; larger samples are resized to it like the masters, by
+``datasets.square``) to the 128 px training masters, over the masters-vs-masters floor, ``--n``
+prints a side. The shipped generator (96,000 images) is scored the same way for scale. One seed per
+arm: a short pilot, not a tuned result.
 Rerunning with a larger ``--images`` continues each arm from its checkpoint; ``--train-only`` trains
 one arm per process, so arms can run side by side, and a last call without it scores them all.
 
@@ -20,12 +21,11 @@ import copy
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import skimage.transform
 import torch
 
 from fpnb.config import Profile, get_profile, paths
+from fpnb.data.datasets import square
 from fpnb.synthesis import printnet, sampling, study
 from fpnb.synthesis.stylegan import Generator
 from fpnb.synthesis.training import train_stylegan
@@ -52,14 +52,6 @@ def size_name(profile: Profile) -> str:
 def run_dir(arm: str, profile: Profile) -> Path:
     """The arm's checkpoint, log and samples."""
     return paths.runs / "experiments" / "gan_sweep" / size_name(profile) / arm
-
-
-def to_resolution(images: np.ndarray, side: int) -> np.ndarray:
-    """N x R x R images averaged down to N x side x side (R a multiple of side)."""
-    factor = images.shape[1] // side
-    if factor * side != images.shape[1]:
-        raise ValueError(f"images: side {images.shape[1]} is not a multiple of {side}")
-    return skimage.transform.downscale_local_mean(images, (1, factor, factor)).astype(np.float32)
 
 
 def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int,
@@ -106,7 +98,7 @@ def main() -> None:
     rows = {}
     for name, generator in {"shipped (96,000 images)": shipped, **generators}.items():
         images = sampling.sample(generator, range(args.n))
-        table = study.quality_table(net, real, held_out, to_resolution(images, scoring.gan_resolution), {})
+        table = study.quality_table(net, real, held_out, square(images, scoring.gan_resolution), {})
         if name in shown:  # what was scored, beside the arm's training grids
             grid = run_dir(name, profile) / "samples" / f"scored-{shown[name]:06d}.png"
             sampling.save_grid(images[:16], grid, n_cols=8)
