@@ -41,6 +41,7 @@ DATA_NOTEBOOK = "01"
 # the <meta> names under which a notebook's HTML carries the commit it was built from, and when (UTC)
 COMMIT_META = "fpnb-commit"
 BUILT_META = "fpnb-built"
+SEED_META = "fpnb-seed"
 BUILT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # the index is read at 1,280 px: figures are stored no wider than the page's text column
 MAX_FIGURE_PX = 1180
@@ -307,15 +308,19 @@ def stamp_build(notebook: Path, state: dict | None = None) -> None:
 
 
 def export_html(notebook: Path) -> Path:
-    """Write ``notebook``'s HTML beside it, figures embedded and its build commit and time in ``<meta>`` tags."""
+    """Write ``notebook``'s HTML beside it, figures embedded and its build commit, time and seed in ``<meta>``
+    tags."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
-    build = nb.metadata.get("fpnb", {}).get("build", {})
+    build = dict(nb.metadata.get("fpnb", {}).get("build", {}))
+    seed = notebook_seed(nb)
+    build["seed"] = None if seed is None else json.dumps(seed)
     tags = "".join(f'\n<meta name="{name}" content="{html.escape(build[key])}">'
-                   for name, key in ((COMMIT_META, "commit"), (BUILT_META, "built")) if build.get(key))
+                   for name, key in ((COMMIT_META, "commit"), (BUILT_META, "built"), (SEED_META, "seed"))
+                   if build.get(key))
     body = body.replace("<head>", f"<head>{tags}", 1)
     out = notebook.with_suffix(".html")
     out.write_text(body)
@@ -371,6 +376,7 @@ def accelerators() -> dict:
 _SEED_LINE = re.compile(r"^seed\s*=\s*([^#\n]+)", re.M)
 _COMMIT_TAG = re.compile(rf'<meta name="{COMMIT_META}" content="([^"]+)"')
 _BUILT_TAG = re.compile(rf'<meta name="{BUILT_META}" content="([^"]+)"')
+_SEED_TAG = re.compile(rf'<meta name="{SEED_META}" content="([^"]+)"')
 
 
 def notebook_seed(notebook: dict) -> Any:
@@ -387,9 +393,11 @@ def notebook_seed(notebook: dict) -> Any:
 
 
 def notebook_seeds(out_dir: Path) -> dict[str, Any]:
-    """Seed of every executed notebook in ``out_dir`` that declares one."""
-    seeds = {nb.stem: notebook_seed(json.loads(nb.read_text())) for nb in sorted(out_dir.glob("*.ipynb"))}
-    return {stem: seed for stem, seed in seeds.items() if seed is not None}
+    """Seed of every notebook in ``out_dir`` that declares one: from its executed copy, else from the seed its HTML
+    records (a partial build keeps the pages, not the executed copies, of the notebooks it did not run)."""
+    seeds = {page.stem: html_seed(page) for page in out_dir.glob("*.html")}
+    seeds |= {nb.stem: notebook_seed(json.loads(nb.read_text())) for nb in out_dir.glob("*.ipynb")}
+    return {stem: seeds[stem] for stem in sorted(seeds) if seeds[stem] is not None}
 
 
 def _head_meta(page: Path, tag: re.Pattern) -> str | None:
@@ -402,6 +410,12 @@ def _head_meta(page: Path, tag: re.Pattern) -> str | None:
 def html_commit(page: Path) -> str | None:
     """The commit a notebook's HTML was built from (None for HTML exported before commits were stamped)."""
     return _head_meta(page, _COMMIT_TAG)
+
+
+def html_seed(page: Path) -> Any:
+    """The seed a notebook's HTML was built with, None where the page does not record it."""
+    seed = _head_meta(page, _SEED_TAG)
+    return None if seed is None else json.loads(html.unescape(seed))
 
 
 def html_built(page: Path) -> float | None:

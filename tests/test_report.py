@@ -22,6 +22,7 @@ from fpnb.report import (
     git_state,
     html_built,
     html_commit,
+    html_seed,
     notebook_seeds,
     sig3,
 )
@@ -154,6 +155,8 @@ def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path, started=built + 60).read_text()
     assert "01_tiny: HTML built" in page and "before this build started" in page
     assert notebook_seeds(out) == {"01_tiny": 5}
+    (out / "01_tiny.ipynb").unlink()  # a later partial build keeps only the page
+    assert html_seed(out / "01_tiny.html") == 5 and notebook_seeds(out) == {"01_tiny": 5}
 
 
 def test_unresolved_tar_renders_as_not_resolved():
