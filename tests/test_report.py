@@ -11,21 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fpnb.report import (
-    COMMIT_META,
-    NotebookRun,
-    build_index,
-    cell_text,
-    column_groups,
-    display_frame,
-    execute,
-    git_state,
-    html_built,
-    html_commit,
-    html_seed,
-    notebook_seeds,
-    sig3,
-)
+from fpnb.report import NotebookRun, build_index, execute, git_state
+from fpnb.report.formatting import cell_text, column_groups, display_frame, sig3
+from fpnb.report.provenance import COMMIT_META, html_built, html_commit, html_seed, notebook_seeds
 
 BROWSER = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -229,7 +217,7 @@ def test_index_fits_1280_px_and_every_figure_loads(study):
 
 
 def test_reconstruction_conclusion_gives_the_tar_and_the_ridge_flow_against_its_chance_level():
-    from fpnb.report import conclude_reconstruction
+    from fpnb.report.conclusions import conclude_reconstruction
 
     table = pd.DataFrame({"n": [200], "n_impostor": [39800], "tar_at_far_1e-3": [0.915],
                           "tar_at_far_1e-3_ci": ["[0.875, 0.95]"], "eer": [0.033],

@@ -1,0 +1,111 @@
+"""Two-sentence conclusions generated from the headline tables, with their numbers and intervals."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from fpnb.report.formatting import display_name, interval_of, label, missing, row_cell, sig3
+
+
+def _intervals_overlap(row_a: pd.Series, row_b: pd.Series, column: str) -> bool:
+    a, b = interval_of(row_a.get(f"{column}_ci")), interval_of(row_b.get(f"{column}_ci"))
+    return a is None or b is None or (a[0] <= b[1] and b[0] <= a[1])
+
+
+def _sample_text(row: pd.Series) -> str:
+    fingers = f" of {int(row['n_identities'])} fingers" if not missing(row.get("n_identities")) else ""
+    return f"{int(row['n'])} test images{fingers}" if not missing(row.get("n")) else "the test images"
+
+
+def conclude_restoration(table: pd.DataFrame) -> str:
+    """Best model by SSIM and by minutiae F1 with intervals, whether the lead is resolved, its identity rate."""
+    if "ssim" not in table or table["ssim"].isna().all():
+        return ""
+    ranked = table.sort_values("ssim", ascending=False)
+    best = ranked.iloc[0]
+    text = f"Best pixel fidelity: {ranked.index[0]}, SSIM {row_cell(best, 'ssim')} on {_sample_text(best)}."
+    if len(ranked) > 1:
+        second = ranked.iloc[1]
+        verdict = ("overlaps it, so their order is not resolved" if _intervals_overlap(best, second, "ssim")
+                   else "is clearly behind")
+        text += f" The runner-up {ranked.index[1]}, {row_cell(second, 'ssim')}, {verdict}."
+    if "minutiae_f1" in table and not table["minutiae_f1"].isna().all():
+        top = table["minutiae_f1"].astype(float).idxmax()
+        text += f" Best minutiae F1: {top}, {row_cell(table.loc[top], 'minutiae_f1')}."
+    identity = next((c for c in ("cross_impression_tar", "same_impression_match", "genuine_match") if c in table), None)
+    if identity:
+        text += f" {ranked.index[0]}'s {label(identity)}: {row_cell(best, identity)}."
+    if "unet_seed_mse" in table.index and ranked.index[0] != "unet_seed_mse":
+        seed = table.loc["unet_seed_mse", "ssim"]
+        text += f" That is {best['ssim'] / seed:.2f}× the SSIM of the source project's U-Net ({sig3(seed)})."
+    return text
+
+
+def conclude_quality(table: pd.DataFrame) -> str:
+    """Where the generated prints' FID lies between the masters' floor and the ceilings."""
+    names = pd.Series(table.index.astype(str), index=table.index)
+    generated, floor = table[names.str.startswith("generated")], table[names.str.startswith("floor")]
+    ceilings = table[names.str.startswith("ceiling")]
+    if generated.empty or floor.empty or "fid" not in table:
+        return ""
+    gen, low = generated.iloc[0], floor.iloc[0]
+    text = (f"Generated prints: FID {sig3(gen['fid'])}, {sig3(gen['fid'] / low['fid'])}× the "
+            f"{display_name(floor.index[0])} ({sig3(low['fid'])}).")
+    if not ceilings.empty:
+        nearest = ceilings["fid"].astype(float).idxmin()
+        where = "below every ceiling" if gen["fid"] < ceilings["fid"].min() else "not below every ceiling"
+        text += f" That is {where}; the nearest, {nearest}, is at {sig3(ceilings.loc[nearest, 'fid'])}."
+    if not missing(gen.get("n")) and not missing(gen.get("n_reference")):
+        text += (f" One draw of {int(gen['n']):,} generated against {int(gen['n_reference']):,} reference prints: "
+                 "no interval.")
+    return text
+
+
+def conclude_reconstruction(table: pd.DataFrame) -> str:
+    """Each evaluation set's TAR (with interval, or 'not resolved') and EER."""
+    tar = next((c for c in table.columns if str(c).startswith("tar_at_far") and not str(c).endswith("_ci")), None)
+    if tar is None:
+        return ""
+    parts = []
+    for name, row in table.iterrows():
+        part = f"{name}: {label(tar)} {row_cell(row, tar)}"
+        if "eer" in table:
+            part += f", EER {row_cell(row, 'eer')}"
+        if not missing(row.get("n")):
+            part += f" ({int(row['n']):,} reconstructions"
+            part += f", {int(row['n_impostor']):,} impostor pairs)" if not missing(row.get("n_impostor")) else ")"
+        parts.append(part)
+    text = "Reconstructions accepted as their source print by Bozorth3 — " + "; ".join(parts) + "."
+    if {"flow_error_deg", "flow_error_other_deg"} <= set(table.columns):
+        flows = [f"{name} {sig3(float(row['flow_error_deg']))}° (another source: "
+                 f"{sig3(float(row['flow_error_other_deg']))}°)" for name, row in table.iterrows()
+                 if not missing(row.get("flow_error_deg"))]
+        if flows:
+            text += " Ridge-flow error against the source: " + "; ".join(flows) + "."
+    return text
+
+
+def conclude_editing(table: pd.DataFrame) -> str:
+    """How many SeFa directions keep identity, and the one that loses it most."""
+    if "identity_preserving" not in table or "worst_match_rate" not in table:
+        return ""
+    keeps = table.index[table["identity_preserving"].astype(bool)]
+    worst = table["worst_match_rate"].astype(float).idxmin()
+    kept = ", ".join(str(d) for d in keeps) or "none"
+    return (f"{len(keeps)} of {len(table)} directions keep identity (directions: {kept}). Direction {worst} "
+            f"changes it most: worst match rate {row_cell(table.loc[worst], 'worst_match_rate')}.")
+
+
+CONCLUSIONS: dict[str, Callable[[pd.DataFrame], str]] = {
+    "07_comparison": conclude_restoration,
+    "08_quality": conclude_quality,
+    "09_summary": conclude_reconstruction,
+    "10_identity": conclude_editing,
+}
+HEADLINE_TITLES = {
+    "07_comparison": "Restoration models on the test split",
+    "08_quality": "Distance of generated prints to the masters",
+    "09_summary": "Reconstruction from minutiae",
+    "10_identity": "Identity along each edit direction",
+}
