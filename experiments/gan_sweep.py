@@ -6,8 +6,9 @@ Each arm trains the full profile's generator (batch 16; 128 px and 64 channels u
 generator is then scored like notebook 08 scores the shipped one: Fréchet distance of PrintNet
 features (the shipped full PrintNet, 128 px; larger samples are resized to it like the masters, by
 ``datasets.square``) to the 128 px training masters, over the masters-vs-masters floor, ``--n``
-prints a side. The shipped generator (96,000 images) is scored the same way for scale. One seed per
-arm: a short pilot, not a tuned result.
+prints a side; beside it the mean orientation coherence and MINDTCT minutiae count of ``--stats``
+prints (08's ``print_statistics``), with the held-out masters' for reference. The shipped generator
+(96,000 images) is scored the same way for scale. One seed per arm: a short pilot, not a tuned result.
 Rerunning with a larger ``--images`` continues each arm from its checkpoint; ``--train-only`` trains
 one arm per process, so arms can run side by side, and a last call without it scores them all.
 
@@ -21,6 +22,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("arms", nargs="+", help="name=value settings of train_stylegan, one run each")
     parser.add_argument("--images", type=int, default=8000)
     parser.add_argument("--n", type=int, default=400, help="prints a side in each distance")
+    parser.add_argument("--stats", type=int, default=100, help="prints in the coherence and minutiae means")
     parser.add_argument("--train-only", action="store_true", help="train (or resume) the arms, score nothing")
     parser.add_argument("--resolution", type=int, default=get_profile("full").gan_resolution)
     parser.add_argument("--channels", type=int, default=get_profile("full").gan_channels)
@@ -95,7 +98,12 @@ def main() -> None:
     shipped = sampling.load_generator(study.shipped_generator(scoring))
     real = (study.training_images(scoring)[:, 0].numpy() + 1) / 2
     held_out = study.held_out_targets(scoring, args.n)["images"]
-    rows = {}
+    def statistics(images: np.ndarray) -> dict:
+        table = study.print_statistics(images[:args.stats])
+        return {"coherence": round(float(table["coherence"].mean()), 3),
+                "minutiae": round(float(table["minutiae"].mean()), 1)}
+
+    rows = {"held-out masters": statistics(held_out)}
     for name, generator in {"shipped (96,000 images)": shipped, **generators}.items():
         images = sampling.sample(generator, range(args.n))
         table = study.quality_table(net, real, held_out, square(images, scoring.gan_resolution), {})
@@ -103,7 +111,8 @@ def main() -> None:
             grid = run_dir(name, profile) / "samples" / f"scored-{shown[name]:06d}.png"
             sampling.save_grid(images[:16], grid, n_cols=8)
         rows[name] = {"fid": round(float(table.loc["generated vs masters", "fid"]), 4),
-                      "ratio_to_floor": round(float(table.loc["generated vs masters", "ratio_to_floor"]), 3)}
+                      "ratio_to_floor": round(float(table.loc["generated vs masters", "ratio_to_floor"]), 3),
+                      **statistics(images)}
         print(name, rows[name], flush=True)
     result = {"n": args.n, "images_shown": shown,
               "floor_fid": round(float(table.loc["floor: masters vs masters", "fid"]), 4), "rows": rows,
