@@ -100,7 +100,8 @@ def _stage_html(stage: Stage, figures_dir: Path, tables: dict[str, pd.DataFrame]
     if figure is not None:
         source, name, caption = embedded_image(figure), figure.name, figure.name
     else:
-        name = next((n for pattern in stage.figures for n in sorted(previous or {}) if fnmatch.fnmatch(n, pattern)), None)
+        name = next((n for pattern in stage.figures for n in sorted(previous or {})
+                     if fnmatch.fnmatch(n, pattern)), None)
         source, caption = (previous or {}).get(name), f"{name} (from the previous build of this index)"
     picture = (f'<figure><img src="{source}" alt="{html.escape(name)}">'
                f"<figcaption>{html.escape(caption)}</figcaption></figure>" if source else "")
@@ -203,7 +204,8 @@ def _manifest_html(manifest: dict) -> str:
     }
     settings = {k: cell_text(k, v) for k, v in manifest["settings"].items()}
     packages = {k: v or "not installed" for k, v in manifest["packages"].items()}
-    return (value_grid(fields) + "<h3>Profile settings</h3>" + value_grid(settings) + "<h3>Packages</h3>" + value_grid(packages)
+    return (value_grid(fields) + "<h3>Profile settings</h3>" + value_grid(settings)
+            + "<h3>Packages</h3>" + value_grid(packages)
             + '<p>All of it, with the changed files and the seeds: <a href="manifest.json">manifest.json</a>.</p>')
 
 

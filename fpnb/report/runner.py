@@ -85,7 +85,8 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
     if jobs <= 1:
         for run in runs:
             if not needs[run.stem] <= done.keys():
-                raise ValueError(f"{run.stem} is listed before its prerequisites {sorted(needs[run.stem] - done.keys())}")
+                missing = sorted(needs[run.stem] - done.keys())
+                raise ValueError(f"{run.stem} is listed before its prerequisites {missing}")
             on_start(run)
             done[run.stem] = execute_one(run)
             on_done(run, done[run.stem])
