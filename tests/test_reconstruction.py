@@ -59,6 +59,7 @@ def test_encoder_and_generator_shapes_at_ridge_resolution(resolution):
     generator = Generator(resolution, style_dim=16, n_mlp=1, channels=8).eval().requires_grad_(False)
     encoder = rc.build_encoder(generator, channels=4)
     maps = torch.rand(2, 3, resolution, resolution)
+    assert encoder.stem(maps).shape[-1] == rc.ENCODER_SIDE  # a 256 px map enters through a stride-2 stem
     w_plus, noise = encoder(maps)
     assert w_plus.shape == (2, generator.n_latent, 16)
     assert [n.shape[-1] for n in noise] == [m.shape[-1] for m in generator.fixed_noise()]

@@ -37,6 +37,8 @@ from fpnb.weights_io import (load_module, may_ship, module_digest, save_module, 
 
 ENCODER_FILE = "minutiae_encoder.safetensors"
 WEIGHTS_FORMAT = "fpnb.reconstruction.MinutiaeEncoder/1"  # a file-format name in shipped files, not a module path
+# the encoder's stages work on at most this side; a larger map enters through a strided stem (cost: see README)
+ENCODER_SIDE = 128
 ENCODER_STORAGE = "bfloat16"  # 4.8 M parameters: 9.6 MB stored instead of 19 MB (weights/ stays under 80 MB)
 MAP_SIGMA_PX, MAP_LINE_PX = 3.0, 15.0  # minutiae-map dot and line at 500 ppi (seed 001's values)
 LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0}
@@ -202,21 +204,22 @@ class MinutiaeEncoder(nn.Module):
     side gives that layer's noise map. Heads start at zero, so an untrained encoder answers the
     mean w with blank noise. w+ (one w per style input) rather than seed 001's single w: prints
     the generator never drew (masters) need the extra freedom; the latent loss to the known w
-    keeps it near the generator's w space.
+    keeps it near the generator's w space. ``stem_stride`` 2 runs the stem and stages at half the
+    map's side (the decoder's top level is then upsampled for the full-side noise maps).
     """
 
     def __init__(self, n_latent: int, style_dim: int, w_avg: torch.Tensor | None = None, channels: int = 16,
-                 w_plus: bool = True, noise_sizes: Sequence[int] | None = None):
+                 w_plus: bool = True, noise_sizes: Sequence[int] | None = None, stem_stride: int = 1):
         super().__init__()
         noise_sizes = [int(n) for n in noise_sizes] if noise_sizes else None
         self.args = dict(n_latent=n_latent, style_dim=style_dim, channels=channels, w_plus=w_plus,
-                         noise_sizes=noise_sizes)
+                         noise_sizes=noise_sizes, stem_stride=stem_stride)
         self.n_latent, self.style_dim, self.w_plus, self.noise_sizes = n_latent, style_dim, w_plus, noise_sizes
         widths = [channels, 2 * channels, 4 * channels, 8 * channels]
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 1, 1, bias=False),
-                                  _norm(channels), nn.ReLU())  # c x R x R
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, stem_stride, 1, bias=False),
+                                  _norm(channels), nn.ReLU())  # c x R/s x R/s, s = stem_stride
         self.stages = nn.ModuleList([BasicBlock(a, b, s) for a, b, s in
-                                     zip([channels] + widths[:-1], widths, (1, 2, 2, 2))])  # 8c x R/8 x R/8
+                                     zip([channels] + widths[:-1], widths, (1, 2, 2, 2))])  # 8c x R/8s x R/8s
         self.pool = nn.AdaptiveAvgPool2d(4)  # 8c x 4 x 4
         self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(16 * widths[-1], style_dim), nn.LeakyReLU(0.2))
         self.head = nn.Linear(style_dim, (n_latent if w_plus else 1) * style_dim)
@@ -224,27 +227,37 @@ class MinutiaeEncoder(nn.Module):
         nn.init.zeros_(self.head.bias)
         if noise_sizes:
             # decoder level i merges the level below it (upsampled) with stage i's output: widths[i] channels
-            self.bottom = _conv_norm_relu(widths[3], widths[3])  # side R/8
+            self.bottom = _conv_norm_relu(widths[3], widths[3])  # side R/8s
             self.decoder = nn.ModuleList([_conv_norm_relu(widths[i + 1] + widths[i], widths[i]) for i in (2, 1, 0)])
-            side = noise_sizes[-1]  # R
-            level_width = {side // 8: widths[3], side // 4: widths[2], side // 2: widths[1], side: widths[0]}
-            self.noise_heads = nn.ModuleList([nn.Conv2d(level_width.get(size, widths[3]), 1, 3, 1, 1)
-                                              for size in noise_sizes])  # sides below R/8: the bottom, pooled
+            top = noise_sizes[-1] // stem_stride  # R/s
+            level_width = {top // 8: widths[3], top // 4: widths[2], top // 2: widths[1], top: widths[0]}
+            # sides above R/s: from the top level, upsampled; below R/8s: from the bottom, pooled
+            self.noise_heads = nn.ModuleList([
+                nn.Conv2d(widths[0] if size > top else level_width.get(size, widths[3]), 1, 3, 1, 1)
+                for size in noise_sizes])
             for conv in self.noise_heads:
                 nn.init.zeros_(conv.weight)
                 nn.init.zeros_(conv.bias)
         self.register_buffer("w_avg", torch.zeros(style_dim) if w_avg is None else w_avg.detach().clone().cpu())
 
     def _noise(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
-        """One map per noise side: decoder levels R/8 ... R, sides below R/8 pooled from the bottom."""
+        """One map per noise side: decoder levels R/8s ... R/s, larger sides upsampled from the top level,
+        smaller ones pooled from the bottom."""
         x = self.bottom(skips[3])
         levels = {x.shape[-1]: x}
         for block, skip in zip(self.decoder, skips[2::-1]):
             x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="nearest"), skip], 1))
             levels[x.shape[-1]] = x
-        bottom = levels[min(levels)]
-        return [head(levels[size] if size in levels else F.adaptive_avg_pool2d(bottom, size))
-                for head, size in zip(self.noise_heads, self.noise_sizes)]
+        bottom, top = levels[min(levels)], levels[max(levels)]
+
+        def level(size: int) -> torch.Tensor:
+            if size in levels:
+                return levels[size]
+            if size > top.shape[-1]:
+                return F.interpolate(top, size=(size, size), mode="bilinear", align_corners=False)
+            return F.adaptive_avg_pool2d(bottom, size)
+
+        return [head(level(size)) for head, size in zip(self.noise_heads, self.noise_sizes)]
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         x, skips = self.stem(maps), []
@@ -258,9 +271,13 @@ class MinutiaeEncoder(nn.Module):
 
 def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True,
                   noise: bool = True) -> MinutiaeEncoder:
-    """An untrained encoder for this generator's w space (centred on ``w_avg``), predicting noise maps too."""
+    """An untrained encoder for this generator's w space (centred on ``w_avg``), predicting noise maps too.
+
+    Its stages work on at most ``ENCODER_SIDE`` px: a larger generator's maps enter through a strided stem.
+    """
     sizes = [m.shape[-1] for m in generator.fixed_noise()] if noise else None
-    return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus, sizes)
+    stride = max(1, generator.resolution // ENCODER_SIDE)
+    return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus, sizes, stride)
 
 
 @torch.no_grad()
