@@ -98,6 +98,7 @@ def main() -> None:
     shipped = sampling.load_generator(study.shipped_generator(scoring))
     real = (study.training_images(scoring)[:, 0].numpy() + 1) / 2
     held_out = study.held_out_targets(scoring, args.n)["images"]
+
     def statistics(images: np.ndarray) -> dict:
         table = study.print_statistics(images[:args.stats])
         return {"coherence": round(float(table["coherence"].mean()), 3),

@@ -270,13 +270,14 @@ class MinutiaeEncoder(nn.Module):
 
 
 def build_encoder(generator: Generator, channels: int = 16, w_plus: bool = True,
-                  noise: bool = True) -> MinutiaeEncoder:
+                  noise: bool = True, stem_stride: int | None = None) -> MinutiaeEncoder:
     """An untrained encoder for this generator's w space (centred on ``w_avg``), predicting noise maps too.
 
-    Its stages work on at most ``ENCODER_SIDE`` px: a larger generator's maps enter through a strided stem.
+    Its stages work on at most ``ENCODER_SIDE`` px unless ``stem_stride`` says otherwise: a larger
+    generator's maps enter through a strided stem.
     """
     sizes = [m.shape[-1] for m in generator.fixed_noise()] if noise else None
-    stride = max(1, generator.resolution // ENCODER_SIDE)
+    stride = max(1, generator.resolution // ENCODER_SIDE) if stem_stride is None else stem_stride
     return MinutiaeEncoder(generator.n_latent, generator.style_dim, generator.w_avg, channels, w_plus, sizes, stride)
 
 
