@@ -1,7 +1,8 @@
 """What one training step of the minutiae encoder costs at the generator's 128 and 256 px.
 
 The design record for the encoder at 256 px (issue: synthesis at ridge resolution): the mean step
-(batch 8, Adam, frozen generator at 64 channels and an untrained PrintNet of the shipped widths)
+(batch 8, Adam, frozen generator at 64 channels and an untrained PrintNet of the shipped widths,
+which runs at ``PRINTNET_SIDE`` = 128 px at most)
 with the full losses (pixel, PrintNet perceptual and FingerNet-style, latent) and with the pixel
 and latent losses only, for the encoder's stem at stride 1 and at the stride ``build_encoder``
 picks (2 at 256 px). Writes reports/bench/encoder.json; compare its rows as ratios (one run, one

@@ -28,15 +28,32 @@ def _stripes(height: int = 96, width: int = 80, period: float = 9.0) -> Master:
 @pytest.mark.parametrize("resolution", [32, 64, 128, 256])
 def test_every_head_has_its_shape(net, resolution):
     x = torch.zeros(3, 1, resolution, resolution)
-    out = net(x)
-    assert out["orientation"].shape == (3, 2, resolution, resolution)
-    assert out["mask"].shape == (3, 1, resolution, resolution)
-    assert out["minutiae"].shape == (3, 2, resolution, resolution)
+    out, side = net(x), min(resolution, printnet.PRINTNET_SIDE)  # 256 px runs at 128
+    assert out["orientation"].shape == (3, 2, side, side)
+    assert out["mask"].shape == (3, 1, side, side)
+    assert out["minutiae"].shape == (3, 2, side, side)
     assert out["pattern"].shape == (3, len(PATTERNS))
     feats = net.features(x)
-    assert [f.shape[1:] for f in feats] == [(w, resolution >> (i + 1), resolution >> (i + 1))
+    assert [f.shape[1:] for f in feats] == [(w, side >> (i + 1), side >> (i + 1))
                                             for i, w in enumerate((16, 32, 64, 128))]
     assert printnet.embed(net, np.zeros((5, resolution, resolution))).shape == (5, 128)
+
+
+def test_a_256_px_print_is_seen_as_its_128_px_area_average(net):
+    torch.manual_seed(2)
+    big = torch.rand(2, 1, 256, 256) * 2 - 1
+    small = torch.nn.functional.avg_pool2d(big, 2)
+    torch.testing.assert_close(net.features(big)[-1], net.features(small)[-1])
+    torch.testing.assert_close(perceptual_loss(net, big, -big), perceptual_loss(net, small, -small))
+    images = (big[:, 0].numpy() + 1) / 2
+    np.testing.assert_allclose(printnet.embed(net, images), printnet.embed(net, (small[:, 0].numpy() + 1) / 2),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_one_printnet_side_serves_128_and_256_px_generators():
+    from fpnb.config import get_profile
+
+    assert [printnet.printnet_side(get_profile("full", gan_resolution=r)) for r in (64, 128, 256)] == [64, 128, 128]
 
 
 def test_input_size_must_be_a_multiple_of_16(net):
@@ -134,6 +151,7 @@ def test_training_resumes_ships_and_reloads(tmp_path, monkeypatch):
 
 def test_evaluation_scores_are_in_range(net):
     masters = [make_master(s, 96, 96) for s in printnet.fresh_seeds(2, stream=printnet.EVALUATION_STREAM)]
-    scores = printnet.evaluate_printnet(net, printnet_targets(masters, 32))
-    assert 0 <= scores["orientation_error_deg"] <= 90 and 0 <= scores["mask_iou"] <= 1
-    assert 0 <= scores["pattern_accuracy"] <= 1 and 0 <= scores["minutiae_auc"] <= 1
+    for side in (32, 256):  # 256 px targets are brought to PRINTNET_SIDE with their images
+        scores = printnet.evaluate_printnet(net, printnet_targets(masters, side))
+        assert 0 <= scores["orientation_error_deg"] <= 90 and 0 <= scores["mask_iou"] <= 1
+        assert 0 <= scores["pattern_accuracy"] <= 1 and 0 <= scores["minutiae_auc"] <= 1

@@ -9,6 +9,10 @@ FingerNet-style ``fingernet_loss`` of seed 001 (minutiae areas weighted x11).
 
 Its training masters are fresh: seeds ``fresh_seeds(n, seed, PRINTNET_STREAM)`` are 2**32 and
 above, disjoint from every dataset identity (the dataset's master seeds are 32-bit).
+
+PrintNet works at ``PRINTNET_SIDE`` px at most: a larger print (the 256 px generator's) is
+area-averaged down to it first, so one PrintNet trained at 128 px serves every generator
+resolution, and its features (hence the FID-style distance) mean the same at 128 and 256 px.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from fpnb.weights_io import load_module, may_ship, save_module, shipped_for
 PRINTNET_STREAM, EVALUATION_STREAM = 0, 1
 WEIGHTS_FILE = "printnet.safetensors"
 WEIGHTS_FORMAT = "fpnb.printnet.PrintNet/1"  # a file-format name in shipped files, not a module path
+PRINTNET_SIDE = 128  # ridges are about 4.6 px apart here: resolved, at a quarter of the 256 px cost
 _LEFT, _RIGHT = PATTERNS.index("left_loop"), PATTERNS.index("right_loop")
 
 
@@ -40,6 +45,16 @@ def fresh_seeds(n: int, seed: int = 0, stream: int = PRINTNET_STREAM) -> list[in
         raise ValueError(f"n: must be in [0, 2**20], got {n}")
     base = 2**32 * (1 + stream) + seed * 2**20
     return [base + i for i in range(n)]
+
+
+def printnet_side(profile: Profile) -> int:
+    """The side PrintNet is trained and run at for a profile: its GAN resolution, at most ``PRINTNET_SIDE``."""
+    return min(profile.gan_resolution, PRINTNET_SIDE)
+
+
+def fit(x: torch.Tensor) -> torch.Tensor:
+    """B x C x R x R maps area-averaged to ``PRINTNET_SIDE`` when R is larger, else unchanged."""
+    return x if x.shape[-1] <= PRINTNET_SIDE else F.interpolate(x, size=(PRINTNET_SIDE,) * 2, mode="area")
 
 
 def _block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -55,8 +70,9 @@ def _block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
 class PrintNet(nn.Module):
     """Encoder of 4 stride-2 stages, a small U-Net decoder to full resolution, four heads.
 
-    Input B x 1 x R x R in [-1, 1] (dark ridges at -1), R a multiple of 16. GroupNorm, not
-    BatchNorm, so a frozen net gives the same features in any batch.
+    Input B x 1 x R x R in [-1, 1] (dark ridges at -1), R a multiple of 16, first brought to at
+    most ``PRINTNET_SIDE`` by ``fit`` (outputs are at that side). GroupNorm, not BatchNorm, so a
+    frozen net gives the same features in any batch.
     """
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128)):
@@ -80,10 +96,10 @@ class PrintNet(nn.Module):
         self.pattern = nn.Linear(widths[-1], len(PATTERNS))
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The 4 stage outputs: B x 16 x R/2 ... B x 128 x R/16."""
+        """The 4 stage outputs: B x 16 x R/2 ... B x 128 x R/16 (R after ``fit``)."""
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 16 or x.shape[3] % 16:
             raise ValueError(f"x: expected B x 1 x H x W with H, W multiples of 16, got {tuple(x.shape)}")
-        out = []
+        x, out = fit(x), []
         for stage in self.stages:
             x = stage(x)
             out.append(x)
@@ -91,7 +107,7 @@ class PrintNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """orientation B x 2 x H x W (cos 2θ, sin 2θ), mask and minutiae logits, pattern B x 5 logits."""
-        feats = self.features(x)
+        feats, x = self.features(x), fit(x)
         h = feats[-1]
         for block, skip in zip(self.decoder, [*feats[-2::-1], x]):
             h = block(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="nearest"), skip], 1))
@@ -174,24 +190,24 @@ def printnet_dir(profile: Profile) -> Path:
 
 
 def training_targets(profile: Profile, seed: int = 0) -> dict[str, np.ndarray]:
-    """Targets of ``profile.n_identities`` fresh masters at the GAN resolution, cached under the run folder."""
+    """Targets of ``profile.n_identities`` fresh masters at ``printnet_side``, cached under the run folder."""
     from fpnb.data.masters import make_masters
 
-    n = profile.n_identities
-    cache = printnet_dir(profile) / f"targets_r{profile.gan_resolution}_n{n}_seed{seed}.npz"
+    n, side = profile.n_identities, printnet_side(profile)
+    cache = printnet_dir(profile) / f"targets_r{side}_n{n}_seed{seed}.npz"
     if cache.exists():
         with np.load(cache) as data:
             return dict(data)
     masters = make_masters(fresh_seeds(n, seed, PRINTNET_STREAM), profile.image_height, profile.image_width)
-    targets = printnet_targets(masters, profile.gan_resolution)
+    targets = printnet_targets(masters, side)
     with atomic_path(cache) as tmp:
         np.savez_compressed(tmp, **targets)
     return targets
 
 
 def shipped_printnet(profile: Profile) -> Path | None:
-    """The shipped PrintNet file when its model card names this profile and its GAN resolution."""
-    return shipped_for(paths.weights / WEIGHTS_FILE, profile, resolution=profile.gan_resolution)
+    """The shipped PrintNet file when its model card names this profile and its ``printnet_side``."""
+    return shipped_for(paths.weights / WEIGHTS_FILE, profile, resolution=printnet_side(profile))
 
 
 def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> PrintNet:
@@ -206,7 +222,7 @@ def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: d
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
-    card = {"name": "printnet", "profile": profile.name, "resolution": profile.gan_resolution,
+    card = {"name": "printnet", "profile": profile.name, "resolution": printnet_side(profile),
             "training_steps": int(log["step"].max()),
             "training_masters": f"{profile.n_identities} fresh masters, seeds fpnb.synthesis.printnet.fresh_seeds("
                                 f"{profile.n_identities}, {seed}, PRINTNET_STREAM), disjoint from the dataset's",
@@ -228,7 +244,7 @@ def train_printnet(profile: Profile, seed: int = 0, retrain: bool = False, lr: f
     torch.manual_seed(seed)
     net = PrintNet().to(device)
     optim = torch.optim.Adam(net.parameters(), lr=lr)
-    stateful, train = {"model": net, "optim": optim}, {"resolution": profile.gan_resolution, "seed": seed}
+    stateful, train = {"model": net, "optim": optim}, {"resolution": printnet_side(profile), "seed": seed}
     step, log = 0, []
     ckpt = None if retrain else load_checkpoint(run_dir, device)
     if ckpt is not None:
@@ -315,7 +331,8 @@ def fingernet_loss(net: PrintNet, output: torch.Tensor, target: torch.Tensor,
 @torch.inference_mode()
 def evaluate_printnet(net: PrintNet, targets: dict[str, np.ndarray], batch: int = 64) -> dict[str, float]:
     """Held-out scores: mean orientation error (degrees, inside the mask), mask IoU, pattern accuracy and
-    minutiae AUC (chance that a minutia pixel, target > 0.5, outranks a mask pixel with target < 0.05)."""
+    minutiae AUC (chance that a minutia pixel, target > 0.5, outranks a mask pixel with target < 0.05).
+    Targets larger than ``PRINTNET_SIDE`` are brought to it as the images are (``fit``)."""
     from scipy.stats import rankdata
 
     device = next(net.parameters()).device
@@ -323,16 +340,18 @@ def evaluate_printnet(net: PrintNet, targets: dict[str, np.ndarray], batch: int 
     for i in range(0, len(targets["images"]), batch):
         x = torch.from_numpy(targets["images"][i:i + batch]).to(device)[:, None] * 2 - 1
         out = {k: v.cpu().numpy() for k, v in net(x).items()}
-        mask = targets["mask"][i:i + batch] > 0.5
-        want = np.arctan2(targets["orientation"][i:i + batch, 1], targets["orientation"][i:i + batch, 0]) / 2
+        want = {k: fit(torch.from_numpy(targets[k][i:i + batch]).reshape(len(x), -1, *x.shape[-2:])).numpy()
+                for k in ("orientation", "mask", "minutiae")}
+        mask = want["mask"][:, 0] > 0.5
+        orientation = np.arctan2(want["orientation"][:, 1], want["orientation"][:, 0]) / 2
         got = np.arctan2(out["orientation"][:, 1], out["orientation"][:, 0]) / 2
-        diff = np.abs((got - want + np.pi / 2) % np.pi - np.pi / 2)
+        diff = np.abs((got - orientation + np.pi / 2) % np.pi - np.pi / 2)
         errors.append(np.degrees(diff[mask]))
         predicted = out["mask"][:, 0] > 0
         inter += float((predicted & mask).sum())
         union += float((predicted | mask).sum())
         correct += int((out["pattern"].argmax(1) == targets["pattern"][i:i + batch]).sum())
-        want_minutiae = targets["minutiae"][i:i + batch]
+        want_minutiae = want["minutiae"]
         positives.append(out["minutiae"][want_minutiae > 0.5])
         negatives.append(out["minutiae"][(want_minutiae < 0.05) & mask[:, None]])
     errors, positives, negatives = np.concatenate(errors), np.concatenate(positives), np.concatenate(negatives)
