@@ -60,20 +60,23 @@ def load_directions(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _edited(generator: Generator, directions: torch.Tensor, seed: int, edits: Sequence[tuple[int, float]],
-            truncation: float) -> np.ndarray:
-    """Images (len(edits) x R x R) of one seed, each w moved along (index, degree), the seed's noise throughout."""
+            truncation: float, layers: Sequence[int] | None = None) -> np.ndarray:
+    """Images (len(edits) x R x R) of one seed, each w moved along (index, degree), the seed's noise throughout
+    (with ``layers``, only those w+ entries move: ``sefa.edit``)."""
     w = seed_latents(generator, [seed], truncation)
-    moved = torch.cat([edit(w, directions, index, degree) for index, degree in edits])
+    if layers is not None:
+        w = w[:, None].expand(-1, generator.n_latent, -1)
+    moved = torch.cat([edit(w, directions, index, degree, layers) for index, degree in edits])
     return render(generator, moved, noise=seed_noise(generator, [seed]))
 
 
 def edit_grid(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
-              degrees: Sequence[float], truncation: float = 0.7) -> np.ndarray:
+              degrees: Sequence[float], truncation: float = 0.7, layers: Sequence[int] | None = None) -> np.ndarray:
     """Edited prints, S x I x G x R x R in [0, 1]: seed x direction index x degree."""
     edits = [(i, float(d)) for i in indices for d in degrees]
     r = generator.resolution
-    return np.stack([_edited(generator, directions, s, edits, truncation).reshape(len(indices), len(degrees), r, r)
-                     for s in seeds])
+    return np.stack([_edited(generator, directions, s, edits, truncation, layers)
+                     .reshape(len(indices), len(degrees), r, r) for s in seeds])
 
 
 def _measures(image: np.ndarray, native: np.ndarray) -> dict:
@@ -98,14 +101,15 @@ def _rotation_deg(orientation: np.ndarray, reference: np.ndarray, mask: np.ndarr
 
 
 def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
-                  degrees: Sequence[float], matcher, scale: float, truncation: float = 0.7) -> pd.DataFrame:
+                  degrees: Sequence[float], matcher, scale: float, truncation: float = 0.7,
+                  layers: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per (direction, degree, seed): the edit's measures and its matcher score against the original."""
     rows = []
     for seed in seeds:
         original = _edited(generator, directions, seed, [(0, 0.0)], truncation)
         native_original = to_native(original, scale)[0]
         reference = _measures(original[0], native_original)
-        grid = edit_grid(generator, directions, [seed], indices, degrees, truncation)[0]
+        grid = edit_grid(generator, directions, [seed], indices, degrees, truncation, layers)[0]
         for a, index in enumerate(indices):
             native = to_native(grid[a], scale)
             for b, degree in enumerate(degrees):
