@@ -95,19 +95,28 @@ class PrintNet(nn.Module):
         self.minutiae = nn.Conv2d(widths[0], 2, 1)
         self.pattern = nn.Linear(widths[-1], len(PATTERNS))
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The 4 stage outputs: B x 16 x R/2 ... B x 128 x R/16 (R after ``fit``)."""
+    @staticmethod
+    def _input(x: torch.Tensor) -> torch.Tensor:
+        """``x`` checked (B x 1 x H x W, H and W multiples of 16) and brought to PrintNet's side by ``fit``."""
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] % 16 or x.shape[3] % 16:
             raise ValueError(f"x: expected B x 1 x H x W with H, W multiples of 16, got {tuple(x.shape)}")
-        x, out = fit(x), []
+        return fit(x)
+
+    def _stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
         for stage in self.stages:
             x = stage(x)
             out.append(x)
         return out
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The 4 stage outputs: B x 16 x R/2 ... B x 128 x R/16 (R after ``fit``)."""
+        return self._stages(self._input(x))
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """orientation B x 2 x H x W (cos 2θ, sin 2θ), mask and minutiae logits, pattern B x 5 logits."""
-        feats, x = self.features(x), fit(x)
+        x = self._input(x)
+        feats = self._stages(x)
         h = feats[-1]
         for block, skip in zip(self.decoder, [*feats[-2::-1], x]):
             h = block(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="nearest"), skip], 1))
