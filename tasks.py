@@ -110,9 +110,11 @@ def test(c, k="", notebooks=True):
     "retrain": "train even where matching shipped weights exist",
     "jobs": "notebooks run side by side, each once the notebooks it reads have finished (default 1; the smoke "
             "build, mostly kernel start-up, gains from 2)",
-})
-def report(c, profile=None, only=None, start=None, retrain=False, jobs=1):
+    "param": "name=value, a parameter for the notebooks that declare it (repeatable), e.g. gan_steps=3900",
+}, iterable=["param"])
+def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=None):
     """Run the numbered notebooks with papermill and build reports/<profile>/index.html."""
+    import ast
     import functools
     import json
     import time
@@ -120,6 +122,15 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1):
     from fpnb.config import paths, shipped_profile
     from fpnb.report import NotebookFailed, build_index, discover, execute, run_all
 
+    settings = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise Exit(f"report: --param expects name=value, got {item!r}", code=2)
+        try:
+            settings[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            settings[name] = value  # a plain string
     started = time.time()  # the index flags every notebook page older than this build
     profile = profile or shipped_profile()
     out_dir = paths.report_dir(profile)
@@ -144,7 +155,8 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1):
         times_file.write_text(json.dumps(wall, indent=2) + "\n")
 
     try:
-        run_all(runs, functools.partial(execute, profile=profile, out_dir=out_dir, retrain=retrain), int(jobs),
+        run_all(runs, functools.partial(execute, profile=profile, out_dir=out_dir, retrain=retrain,
+                                  settings=settings), int(jobs),
                 on_start=lambda run: print(f"report[{profile}]: {run.stem}", flush=True), on_done=finished)
     except NotebookFailed as err:
         raise Exit(f"report: {err}", code=1)

@@ -57,7 +57,7 @@ def run_dir(arm: str, profile: Profile) -> Path:
 
 
 def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int,
-              seed: int = 0) -> tuple[Generator, pd.DataFrame]:
+              seed: int = 0, precision: str = "fp32") -> tuple[Generator, pd.DataFrame]:
     """Train (or resume) one arm on ``data`` (``study.training_images``) for ``images`` images.
 
     Returns its EMA generator and training log, one row a step: longer than ``images`` when its
@@ -69,7 +69,7 @@ def train_arm(arm: str, profile: Profile, data: torch.Tensor, images: int,
     steps = images // profile.gan_batch
     log = train_stylegan(generator, discriminator, data, run_dir(arm, profile), steps, profile.gan_batch, seed,
                          g_ema=g_ema, sample_every=steps, checkpoint_every=max(1, min(steps // 10, CHECKPOINT_STEPS)),
-                         progress=False, precision="fp32", **parse_arm(arm))
+                         progress=False, precision=precision, **parse_arm(arm))
     return g_ema.eval(), log
 
 
@@ -82,13 +82,16 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="train (or resume) the arms, score nothing")
     parser.add_argument("--resolution", type=int, default=get_profile("full").gan_resolution)
     parser.add_argument("--channels", type=int, default=get_profile("full").gan_channels)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="training precision (bf16: bfloat16 autocast, where the CPU has it)")
     parser.add_argument("--out", type=Path, help="default: reports/full/experiments/gan_sweep[_SIZE].json")
     args = parser.parse_args()
     profile = get_profile("full", gan_resolution=args.resolution, gan_channels=args.channels)
     stem = "_".join(filter(None, ["gan_sweep", size_name(profile)]))
     out = args.out or paths.reports / "full" / "experiments" / f"{stem}.json"
     data = study.training_images(profile)  # the full training masters, N x 1 x R x R in [-1, 1]
-    trained = {arm: train_arm(arm, profile, data, args.images) for arm in args.arms}  # a finished arm is read back
+    # a finished arm is read back
+    trained = {arm: train_arm(arm, profile, data, args.images, precision=args.precision) for arm in args.arms}
     if args.train_only:
         return
     generators = {arm: generator for arm, (generator, _) in trained.items()}

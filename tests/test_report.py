@@ -134,7 +134,8 @@ def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
     _notebook(tmp_path / "01_tiny.ipynb", source="profile = None\nseed = 5")
     out = tmp_path / "out"
     out.mkdir()
-    execute(NotebookRun(tmp_path / "01_tiny.ipynb", {}), "smoke", out)
+    # a setting reaches the notebooks that declare it, and no other
+    execute(NotebookRun(tmp_path / "01_tiny.ipynb", {}), "smoke", out, settings={"seed": 6, "gan_steps": 9})
     commit = git_state()["git_commit"]
     assert json.loads((out / "01_tiny.ipynb").read_text())["metadata"]["fpnb"]["build"]["commit"] == commit
     assert html_commit(out / "01_tiny.html") == commit
@@ -142,9 +143,9 @@ def test_execute_stamps_the_commit_into_the_notebook_and_its_html(tmp_path):
     assert built is not None and abs(built - time.time()) < 600
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path, started=built + 60).read_text()
     assert "01_tiny: HTML built" in page and "before this build started" in page
-    assert notebook_seeds(out) == {"01_tiny": 5}
+    assert notebook_seeds(out) == {"01_tiny": 6} and "gan_steps" not in (out / "01_tiny.ipynb").read_text()
     (out / "01_tiny.ipynb").unlink()  # a later partial build keeps only the page
-    assert html_seed(out / "01_tiny.html") == 5 and notebook_seeds(out) == {"01_tiny": 5}
+    assert html_seed(out / "01_tiny.html") == 6 and notebook_seeds(out) == {"01_tiny": 6}
 
 
 def test_unresolved_tar_renders_as_not_resolved():

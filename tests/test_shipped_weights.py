@@ -28,10 +28,13 @@ def test_keras_model_loads_and_restores(path):
 
 @pytest.mark.parametrize("path", sorted(paths.weights.glob("*.safetensors")), ids=lambda p: p.name)
 def test_torch_weights_load(path):
-    from fpnb.synthesis import editing, printnet, reconstruction, sampling
+    from fpnb.synthesis import editing, printnet, reconstruction, sampling, study
+    from fpnb.synthesis.stylegan import Discriminator
+    from fpnb.weights_io import load_module
 
     loaders = {"stylegan_generator": sampling.load_generator, "printnet": printnet.load_printnet,
-               "minutiae_encoder": reconstruction.load_encoder, "sefa_directions": editing.load_directions}
+               "minutiae_encoder": reconstruction.load_encoder, "sefa_directions": editing.load_directions,
+               "stylegan_discriminator": lambda p: load_module(Discriminator, p, study.DISCRIMINATOR_FORMAT)}
     loaded = loaders[path.stem](path)
     assert loaded is not None
 

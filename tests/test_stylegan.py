@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,3 +130,44 @@ def test_save_load_round_trip(generator, tmp_path):
     path.write_bytes(bytes(corrupted))
     with pytest.raises(ValueError, match="sha256"):
         load_generator(path)
+
+
+def test_a_run_shipped_part_way_continues_on_a_machine_without_its_run_folder(tmp_path, monkeypatch):
+    from fpnb import get_profile
+    from fpnb.config import Paths
+    from fpnb.synthesis import study
+
+    monkeypatch.setattr(study, "paths", Paths(tmp_path))
+    (tmp_path / "weights").mkdir()
+    profile = get_profile("smoke", ships_weights=True, gan_resolution=16, gan_steps=2)
+    torch.manual_seed(0)
+    data = torch.rand(12, 1, 16, 16) * 2 - 1
+    g, d = Generator(16, **TINY), Discriminator(16, channels=8)
+    options = dict(batch=4, seed=1, r1_every=2, pl_every=2, progress=False)
+    log = train_stylegan(g, d, data, study.gan_run_dir(profile), steps=2, **options)
+    run = load_training_run(study.gan_run_dir(profile))
+    shipped = study.ship_generator(run["g_ema"], profile, log, {}, "hash")
+    assert (tmp_path / "weights" / study.DISCRIMINATOR_FILE).exists()
+
+    longer = get_profile("smoke", ships_weights=True, gan_resolution=16, gan_steps=4)
+    shutil.rmtree(study.gan_run_dir(profile))  # a fresh machine: weights/ only
+    assert study.continue_from_shipped(longer, shipped)
+    seeded = load_training_run(study.gan_run_dir(longer))
+    assert seeded["step"] == 2 and list(seeded["log"]["step"]) == [1, 2]
+    for seeded_module, shipped_module in ((seeded["generator"], run["g_ema"]), (seeded["g_ema"], run["g_ema"]),
+                                          (seeded["discriminator"], run["discriminator"])):
+        assert all(torch.equal(a, b) for a, b in zip(seeded_module.parameters(), shipped_module.parameters()))
+
+    g2, d2 = Generator(16, **TINY), Discriminator(16, channels=8)
+    continued = train_stylegan(g2, d2, data, study.gan_run_dir(longer), steps=4, **options)
+    assert list(continued["step"]) == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(continued.iloc[:2], log)
+
+    other = Generator(16, **TINY)  # a generator the shipped discriminator was not trained with
+    study.ship_generator(other, get_profile("smoke", ships_weights=True, gan_resolution=16, gan_steps=9),
+                         log, {}, "hash")
+    assert not study.continue_from_shipped(longer, shipped)
+    matching = get_profile("smoke", ships_weights=True, gan_resolution=16, gan_channels=8, gan_steps=2)
+    assert study.train_or_load_generator(matching)[2] == f"shipped {shipped.name}"  # as it is, without steps
+    with pytest.raises(ValueError, match="no discriminator"):
+        study.train_or_load_generator(matching, steps=4)

@@ -112,8 +112,12 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
     return done
 
 
-def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False) -> float:
-    """Execute one run with papermill into ``out_dir``, stamp its commit and export its HTML; returns wall seconds."""
+def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False,
+            settings: dict | None = None) -> float:
+    """Execute one run with papermill into ``out_dir``, stamp its commit and export its HTML; returns wall seconds.
+
+    ``settings`` (name: value) go to the notebook where its parameters cell declares the name.
+    """
     import papermill
 
     declared = papermill.inspect_notebook(str(run.source))
@@ -122,7 +126,8 @@ def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False
         raise ValueError(f"{run.source.name}: run parameters {unknown} are not in its parameters cell "
                          f"(declared: {sorted(declared)})")
     # the report's own settings go to every notebook that declares them
-    params = {k: v for k, v in {"profile": profile, "interactive": False, "retrain": retrain}.items() if k in declared}
+    given = {"profile": profile, "interactive": False, "retrain": retrain, **(settings or {})}
+    params = {k: v for k, v in given.items() if k in declared}
     params |= run.parameters
     out_nb = out_dir / f"{run.stem}.ipynb"
     start = time.perf_counter()

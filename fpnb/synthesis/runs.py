@@ -32,10 +32,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def restore(checkpoint: dict, stateful: dict[str, Any]) -> None:
-    """Load each object's state dict from the checkpoint, and torch's RNG state when saved."""
+def restore(checkpoint: dict, stateful: dict[str, Any], optional: tuple[str, ...] = ()) -> None:
+    """Load each object's state dict from the checkpoint, and torch's RNG state when saved.
+
+    Names in ``optional`` may be missing from the checkpoint (their objects keep their fresh state);
+    any other missing name raises ``KeyError``.
+    """
     for name, obj in stateful.items():
-        obj.load_state_dict(checkpoint[name])
+        if name in checkpoint or name not in optional:
+            obj.load_state_dict(checkpoint[name])
     if "rng" in checkpoint:
         torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
         if "cuda" in checkpoint["rng"] and torch.cuda.is_available():

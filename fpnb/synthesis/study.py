@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from pathlib import Path
@@ -16,9 +17,11 @@ from fpnb import plots
 from fpnb.config import Profile, paths
 from fpnb.data.datasets import NATIVE_SIDE, to_native
 from fpnb.synthesis.stylegan import Discriminator, Generator
-from fpnb.weights_io import may_ship, shipped_for
+from fpnb.weights_io import card_path, may_ship, shipped_for
 
 GENERATOR_FILE = "stylegan_generator.safetensors"
+DISCRIMINATOR_FILE = "stylegan_discriminator.safetensors"  # shipped beside it, to continue the training elsewhere
+DISCRIMINATOR_FORMAT = "fpnb.stylegan.Discriminator/1"
 
 
 def build_gan(profile: Profile) -> tuple[Generator, Discriminator]:
@@ -48,9 +51,15 @@ def shipped_generator(profile: Profile) -> Path | None:
                        args={"resolution": profile.gan_resolution, "channels": profile.gan_channels})
 
 
-def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False,
-                            device: str = "cpu", progress: bool = False) -> tuple[Generator, pd.DataFrame, str]:
-    """The EMA generator of the profile: shipped weights when they match, else trained (resumably)."""
+def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False, device: str = "cpu",
+                            progress: bool = False, steps: int | None = None) -> tuple[Generator, pd.DataFrame, str]:
+    """The EMA generator of the profile: shipped weights when they match, else trained (resumably).
+
+    ``steps`` (default: the profile's ``gan_steps``) asks for a generator trained that far: shipped
+    weights that stopped short of it train on from where they stopped (``continue_from_shipped``), and
+    a run folder at or past it is used as it stands, so a run can be evaluated and shipped part-way.
+    Without ``steps``, shipped weights are used as they are.
+    """
     from fpnb.synthesis.sampling import load_generator
     from fpnb.synthesis.runs import CHECKPOINT_NAME
     from fpnb.precision import resolve
@@ -59,18 +68,23 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
     shipped = shipped_generator(profile)
     if shipped is not None and not retrain:
         log = pd.read_csv(shipped.with_suffix(".log.csv"))
-        return load_generator(shipped, device), log, f"shipped {shipped.name}"
+        if steps is None or int(log["step"].max()) >= steps:
+            return load_generator(shipped, device), log, f"shipped {shipped.name}"
+        if not continue_from_shipped(profile, shipped):
+            raise ValueError(f"{shipped}: stopped at {int(log['step'].max())} steps and no discriminator of it was "
+                             f"shipped to train on to {steps}; retrain=True trains from scratch")
+    steps = steps or profile.gan_steps
     finished = gan_run_dir(profile) / CHECKPOINT_NAME
     if finished.exists() and not retrain:
         run = load_training_run(finished, device)  # a finished run keeps the model arguments it was built with
-        if run["step"] >= profile.gan_steps:
+        if run["step"] >= steps:
             return run["g_ema"], run["log"], f"trained here ({profile.name})"
     torch.manual_seed(seed)
     generator, discriminator = build_gan(profile)
     g_ema = copy.deepcopy(generator)
     every = max(1, profile.gan_steps // 20)  # a checkpoint every few minutes of a full run
     log = train_stylegan(generator, discriminator, training_images(profile, seed), gan_run_dir(profile),
-                         profile.gan_steps, profile.gan_batch, seed, device=device, resume=not retrain,
+                         steps, profile.gan_batch, seed, device=device, resume=not retrain,
                          g_ema=g_ema, sample_every=every, checkpoint_every=every, progress=progress,
                          precision=resolve(profile))
     return g_ema.eval().requires_grad_(False), log, f"trained here ({profile.name})"
@@ -78,18 +92,64 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
 
 def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
                    data_hash: str) -> Path | None:
-    """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights)."""
+    """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights).
+
+    The discriminator of the run's checkpoint at the same step goes beside it (``DISCRIMINATOR_FILE``), so a
+    machine without the run folder can train on from the shipped weights.
+    """
     from fpnb.precision import resolve
+    from fpnb.synthesis.runs import CHECKPOINT_NAME
     from fpnb.synthesis.sampling import save_generator
+    from fpnb.synthesis.training import load_training_run
+    from fpnb.weights_io import save_module
 
     path = paths.weights / GENERATOR_FILE
     if not may_ship(path, profile):
         return None
+    steps = int(log["step"].max())
     log.to_csv(path.with_suffix(".log.csv"), index=False)
     card = {"name": "stylegan_generator", "profile": profile.name, "data_manifest_hash": data_hash,
-            "training_steps": int(log["step"].max()), "images_shown": int(log["step"].max()) * profile.gan_batch,
+            "training_steps": steps, "planned_steps": profile.gan_steps, "images_shown": steps * profile.gan_batch,
             "wall_seconds": round(float(log["seconds"].sum())), "precision": resolve(profile), "metrics": metrics}
-    return save_generator(g_ema, path, card)
+    shipped = save_generator(g_ema, path, card)
+    checkpoint = gan_run_dir(profile) / CHECKPOINT_NAME
+    run = load_training_run(checkpoint) if checkpoint.exists() else None
+    if run is not None and run["step"] == steps:
+        save_module(run["discriminator"], paths.weights / DISCRIMINATOR_FILE, DISCRIMINATOR_FORMAT,
+                    {"name": "stylegan_discriminator", "profile": profile.name, "training_steps": steps,
+                     "generator_sha256": json.loads(card_path(shipped).read_text())["sha256"]})
+    return shipped
+
+
+def continue_from_shipped(profile: Profile, generator_file: Path) -> bool:
+    """Seed the profile's GAN run folder from shipped weights that stopped part-way; whether it did.
+
+    Needs the shipped discriminator of the same generator (``ship_generator``). A run folder whose
+    checkpoint is at or past the shipped step is kept; otherwise its checkpoint becomes the shipped
+    EMA generator (as both G and its EMA), the discriminator, the step and the training log, with
+    fresh Adam moments: a fresh machine trains on instead of starting again.
+    """
+    from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+    from fpnb.synthesis.sampling import load_generator
+    from fpnb.weights_io import load_module, sha256_file
+
+    d_file = paths.weights / DISCRIMINATOR_FILE
+    if not d_file.exists():
+        return False
+    d_card = json.loads(card_path(d_file).read_text())
+    if d_card.get("generator_sha256") != sha256_file(generator_file):
+        return False
+    log = pd.read_csv(generator_file.with_suffix(".log.csv"))
+    step = int(log["step"].max())
+    existing = load_checkpoint(gan_run_dir(profile) / CHECKPOINT_NAME)
+    if existing is not None and existing["step"] >= step:
+        return True
+    g_ema = load_generator(generator_file)
+    discriminator = load_module(Discriminator, d_file, DISCRIMINATOR_FORMAT)
+    save_checkpoint(gan_run_dir(profile), {"generator": g_ema, "g_ema": g_ema, "discriminator": discriminator},
+                    log.to_dict("records"), step=step, pl_mean=float(log["pl_mean"].iloc[-1]),
+                    args={"generator": g_ema.args, "discriminator": discriminator.args})
+    return True
 
 
 # ---- quality of the generated prints -------------------------------------------------------------

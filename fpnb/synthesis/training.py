@@ -142,7 +142,7 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     if ckpt is not None:
         if ckpt["args"]["generator"] != generator.args or ckpt["args"]["discriminator"] != discriminator.args:
             raise ValueError(f"{run_dir / CHECKPOINT_NAME}: checkpoint built for other model arguments")
-        restore(ckpt, stateful)
+        restore(ckpt, stateful, optional=("g_optim", "d_optim"))  # absent where seeded from shipped weights
         step, pl_mean, log = ckpt["step"], ckpt["pl_mean"], list(ckpt["log"])
 
     def checkpoint() -> None:
