@@ -19,7 +19,7 @@ from PIL import Image
 
 from fpnb.config import paths
 from fpnb.data.degradations import degrade
-from fpnb.precision import resolve
+from fpnb.precision import device, resolve
 from fpnb.restoration.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
 from fpnb.data.masters import make_impression, make_master
 
@@ -114,6 +114,7 @@ def main() -> dict:
     single_ms = statistics.median(single) * 1e3
     p95_ms = float(np.percentile(latencies, 95)) * 1e3
     report = {
+        "machine": device(),
         "model": weights,
         "image_size": list(images.shape[1:3]),
         "clients": CLIENTS,

@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -163,10 +164,16 @@ def test_a_run_shipped_part_way_continues_on_a_machine_without_its_run_folder(tm
     assert list(continued["step"]) == [1, 2, 3, 4]
     pd.testing.assert_frame_equal(continued.iloc[:2], log)
 
+    d_card = tmp_path / "weights" / study.DISCRIMINATOR_FILE.replace(".safetensors", ".json")
+    card = json.loads(d_card.read_text())
+    d_card.write_text(json.dumps({**card, "generator_sha256": "0" * 64}))
+    assert not study.continue_from_shipped(longer, shipped)  # trained beside another generator
+    d_card.write_text(json.dumps(card))
     other = Generator(16, **TINY)  # a generator the shipped discriminator was not trained with
     study.ship_generator(other, get_profile("smoke", ships_weights=True, gan_resolution=16, gan_steps=9),
                          log, {}, "hash")
     assert not study.continue_from_shipped(longer, shipped)
+    assert not (tmp_path / "weights" / study.DISCRIMINATOR_FILE).exists()  # it belonged to the earlier generator
     matching = get_profile("smoke", ships_weights=True, gan_resolution=16, gan_channels=8, gan_steps=2)
     assert study.train_or_load_generator(matching)[2] == f"shipped {shipped.name}"  # as it is, without steps
     with pytest.raises(ValueError, match="no discriminator"):

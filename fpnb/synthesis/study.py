@@ -114,10 +114,14 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
     shipped = save_generator(g_ema, path, card)
     checkpoint = gan_run_dir(profile) / CHECKPOINT_NAME
     run = load_training_run(checkpoint) if checkpoint.exists() else None
+    d_file = paths.weights / DISCRIMINATOR_FILE
     if run is not None and run["step"] == steps:
-        save_module(run["discriminator"], paths.weights / DISCRIMINATOR_FILE, DISCRIMINATOR_FORMAT,
+        save_module(run["discriminator"], d_file, DISCRIMINATOR_FORMAT,
                     {"name": "stylegan_discriminator", "profile": profile.name, "training_steps": steps,
                      "generator_sha256": json.loads(card_path(shipped).read_text())["sha256"]})
+    else:  # a discriminator of an earlier generator is of no use
+        d_file.unlink(missing_ok=True)
+        card_path(d_file).unlink(missing_ok=True)
     return shipped
 
 
