@@ -54,7 +54,7 @@ def _post(client: httpx.Client, url: str, png: bytes, model: str) -> tuple[float
     return time.perf_counter() - start, response.status_code
 
 
-def _single_request_ms(served: ServedModel, pngs: list[bytes], n: int = 12) -> float:
+def _single_request_ms(served: ServedModel, pngs: list[bytes], n: int = 30) -> float:
     """Median latency of one request at a time (after a warm-up request)."""
     with serve_in_thread(create_app({served.name: served})) as url, httpx.Client(timeout=120) as client:
         _post(client, url, pngs[0], served.name)
@@ -98,7 +98,7 @@ def main() -> dict:
 
     with serve_in_thread(create_app({served.name: served})) as url, httpx.Client(timeout=120) as client:
         _post(client, url, pngs[0], served.name)
-        single = [_post(client, url, pngs[i % len(pngs)], served.name)[0] for i in range(8)]
+        single = [_post(client, url, pngs[i % len(pngs)], served.name)[0] for i in range(30)]
 
         def run_client(k: int) -> list[tuple[float, int]]:
             with httpx.Client(timeout=120) as own:

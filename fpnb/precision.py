@@ -32,14 +32,16 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
 
 
 def device(cpuinfo: str = "/proc/cpuinfo") -> dict:
-    """CPU model and core count: where a timing or a build was measured (reports and benchmarks record it)."""
+    """CPU model, core count and bfloat16 units: where a timing or a build was measured (reports and
+    benchmarks record it; "AMD EPYC" names machines with and without AVX512-BF16 here)."""
     model = None
     try:
         with open(cpuinfo) as handle:
             model = next((line.partition(":")[2].strip() for line in handle if line.startswith("model name")), None)
     except OSError:
         pass
-    return {"cpu_model": model or platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+    return {"cpu_model": model or platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "bf16_units": sorted(cpu_flags(cpuinfo) & BF16_CPU_FLAGS)}
 
 
 def detect(flags: frozenset[str] | None = None, cuda_bf16: bool | None = None) -> str:
