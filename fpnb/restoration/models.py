@@ -62,10 +62,11 @@ def _blur(t: tf.Tensor, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
     (``rows``, ``cols``: ``_band`` matrices for its height and width).
 
     On CPUs, TensorFlow's depthwise convolution of one-channel images is slow: the matrix form makes SSIM
-    38x and MS-SSIM with its gradient 10x faster at 128 px (``benchmarks/bench_losses.py``).
+    38x and MS-SSIM with its gradient 10x faster at 128 px (``benchmarks/bench_losses.py``). It is
+    written as two einsums: ``tf.matmul`` of a 4-D tensor by a broadcast 2-D matrix returns wrong
+    values and corrupts memory under oneDNN on an AVX512-BF16 CPU without AMX (TensorFlow 2.21).
     """
-    out = tf.matmul(tf.matmul(rows, tf.transpose(t, (0, 3, 1, 2))), cols, transpose_b=True)
-    return tf.transpose(out, (0, 2, 3, 1))
+    return tf.einsum("qw,bpwc->bpqc", cols, tf.einsum("ph,bhwc->bpwc", rows, t))
 
 
 def _ssim_and_cs(x: tf.Tensor, y: tf.Tensor, taps: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
