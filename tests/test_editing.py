@@ -34,6 +34,20 @@ def test_directions_round_trip_orthonormal(generator, tmp_path):
         editing.load_directions(tmp_path / "other.safetensors")
 
 
+def test_directions_are_read_only_for_the_generator_they_were_factorised_from(generator, tmp_path):
+    from fpnb.weights_io import module_digest
+
+    eigenvalues, directions = factorize(generator)
+    marked = -directions  # a file's directions are returned as stored (here: sign-flipped) when its digest matches
+    path = editing.save_directions(eigenvalues, marked, tmp_path / "d.safetensors",
+                                   {"generator_digest": module_digest(generator)})
+    assert editing.directions_meta(path)["generator_digest"] == module_digest(generator)
+    assert torch.equal(editing.directions_for(generator, path), marked)
+    editing.save_directions(eigenvalues, marked, path, {"generator_digest": "0" * 64})  # another generator's
+    assert torch.equal(editing.directions_for(generator, path), directions)
+    assert torch.equal(editing.directions_for(generator, tmp_path / "missing.safetensors"), directions)
+
+
 def test_degree_zero_is_the_original_and_edits_change_it(generator):
     _, directions = factorize(generator)
     grid = editing.edit_grid(generator, directions, [3, 4], [0, 1], [0.0, 5.0], truncation=0.7)

@@ -47,6 +47,26 @@ def save_directions(eigenvalues: torch.Tensor, directions: torch.Tensor, path: s
     return path
 
 
+def directions_for(generator: Generator, path: str | Path) -> torch.Tensor:
+    """The SeFa directions of ``generator``: those in ``path`` when its metadata names this generator's
+    ``module_digest`` (notebook 10 records it), else factorised afresh (closed-form, under a second)."""
+    from fpnb.synthesis.sefa import factorize
+    from fpnb.weights_io import module_digest
+
+    path = Path(path)
+    if path.exists() and directions_meta(path).get("generator_digest") == module_digest(generator):
+        return load_directions(path)[1]
+    return factorize(generator)[1]
+
+
+def directions_meta(path: str | Path) -> dict:
+    """The ``meta`` that ``save_directions`` wrote into a directions file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("meta", "{}"))
+
+
 def load_directions(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues and directions written by ``save_directions``."""
     from safetensors import safe_open

@@ -176,9 +176,10 @@ def build_from_shipped(profile, n_identities: int, out_dir: str | Path, seed: in
                        workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> dict:
     """A SynFing-like set from the shipped generator of ``profile`` and the study's own choices:
     the identity-preserving directions and the FAR 0.1 % Bozorth3 threshold that notebook 10 recorded
-    (``reports/<profile>/metrics/10_editing.json``; directions 0-2 and no match rate without it)."""
+    for this generator (``reports/<profile>/metrics/10_editing.json``; directions 0-2 and no match rate
+    where notebook 10 has not run on it)."""
     from fpnb.config import paths
-    from fpnb.synthesis.editing import directions_path, load_directions
+    from fpnb.synthesis.editing import directions_for, directions_path
     from fpnb.synthesis.reconstruction import profile_scale
     from fpnb.synthesis.sampling import load_generator
     from fpnb.synthesis.study import shipped_generator
@@ -187,13 +188,14 @@ def build_from_shipped(profile, n_identities: int, out_dir: str | Path, seed: in
     if path is None:
         raise FileNotFoundError(f"no shipped generator for profile {profile.name!r} in weights/: train it with "
                                 f"notebook 08 (python tasks.py report --profile {profile.name} --only 08)")
-    directions_file = directions_path(profile, f"shipped {path.name}")
-    if not directions_file.exists():
-        raise FileNotFoundError(f"{directions_file}: no SeFa directions beside the shipped generator; run notebook 10")
+    generator = load_generator(path)
+    directions = directions_for(generator, directions_path(profile, f"shipped {path.name}"))
     metrics = paths.metrics_file(profile, "10_editing")
     recorded = json.loads(metrics.read_text()) if metrics.exists() else {}
+    if recorded.get("generator_digest") != module_digest(generator):
+        recorded = {}  # notebook 10's choices were made on another generator
     indices = recorded.get("identity_preserving") or [0, 1, 2]
-    return build_synfing(load_generator(path), load_directions(directions_file)[1], n_identities, out_dir, seed=seed,
+    return build_synfing(generator, directions, n_identities, out_dir, seed=seed,
                          indices=indices, matcher="bozorth3" if score else None, scale=profile_scale(profile),
                          threshold=recorded.get("threshold") if score else None, workers=workers,
                          scheduler=scheduler, progress=progress)
