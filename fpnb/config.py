@@ -78,7 +78,7 @@ _PROFILES = {
         "full", n_identities=2000, n_impressions=4, n_match_identities=100,
         crop_size=128, batch_size=8, epochs=40, steps_per_epoch=300, n_eval_images=400,
         search_trials=8, search_epochs=4,  # the search keeps quick's reduced budget: 240 steps a trial
-        gan_resolution=128, gan_channels=64, gan_steps=6000, gan_batch=16, n_gan_samples=1000,
+        gan_resolution=256, gan_channels=64, gan_steps=6000, gan_batch=16, n_gan_samples=1000,
         printnet_steps=1500, encoder_steps=5000, n_recon_eval=200,
     ),
 }
