@@ -141,6 +141,13 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=
         if first is None:
             raise Exit(f"report: no notebook starts with {start!r}", code=2)
         runs = runs[first:]
+    if settings:
+        import papermill
+
+        declared = set().union(*(papermill.inspect_notebook(str(run.source)) for run in runs))
+        unknown = sorted(set(settings) - declared)
+        if unknown:
+            raise Exit(f"report: no notebook of this build declares {unknown}", code=2)
     times_file = out_dir / "wall_seconds.json"
     done, wall = {}, {}
     rank = {run.stem: i for i, run in enumerate(discover())}
