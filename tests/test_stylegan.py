@@ -137,6 +137,7 @@ def test_a_run_shipped_part_way_continues_on_a_machine_without_its_run_folder(tm
     from fpnb import get_profile
     from fpnb.config import Paths
     from fpnb.synthesis import study
+    from fpnb.weights_io import card_path
 
     monkeypatch.setattr(study, "paths", Paths(tmp_path))
     (tmp_path / "weights").mkdir()
@@ -164,7 +165,7 @@ def test_a_run_shipped_part_way_continues_on_a_machine_without_its_run_folder(tm
     assert list(continued["step"]) == [1, 2, 3, 4]
     pd.testing.assert_frame_equal(continued.iloc[:2], log)
 
-    d_card = tmp_path / "weights" / study.DISCRIMINATOR_FILE.replace(".safetensors", ".json")
+    d_card = card_path(tmp_path / "weights" / study.DISCRIMINATOR_FILE)
     card = json.loads(d_card.read_text())
     d_card.write_text(json.dumps({**card, "generator_sha256": "0" * 64}))
     assert not study.continue_from_shipped(longer, shipped)  # trained beside another generator
