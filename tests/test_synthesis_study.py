@@ -99,3 +99,17 @@ def test_variation_split_tells_noise_from_latent(torch_one_thread):
                 module.weight.fill_(5.0)
     loud = variation_split(generator, n_pairs=3)
     assert (loud["pixel_noise_fraction"] > 0.1).all()
+
+
+def test_noise_strengths_name_each_layer_and_its_resolution(torch_one_thread):
+    import torch
+
+    from fpnb.synthesis.stylegan import Generator
+    from fpnb.synthesis.study import noise_strengths
+
+    generator = Generator(32, style_dim=32, n_mlp=2, channels=8)
+    table = noise_strengths(generator)
+    assert list(table["resolution"]) == [4, 8, 8, 16, 16, 32, 32] and (table["strength"] == 0).all()
+    with torch.no_grad():
+        generator.convs[3].noise.weight.fill_(-0.5)
+    assert noise_strengths(generator).set_index("layer")["strength"].to_dict()["convs.3"] == 0.5

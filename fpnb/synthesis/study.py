@@ -416,3 +416,12 @@ def variation_split(generator: Generator, n_pairs: int = 16, truncation: float =
                      **{f"flow_{kind.split()[0]}_fraction": flow[kind] / max(flow["both"], 1e-12)
                         for kind in ("noise only", "w only")}})
     return pd.DataFrame(rows)
+
+
+def noise_strengths(generator: Generator) -> pd.DataFrame:
+    """Each noise input's learned scale (zero at init), by the resolution its layer draws at: where the
+    trained generator lets per-pixel noise in (set against ``variation_split``'s fractions)."""
+    layers = {"conv1": generator.conv1, **{f"convs.{i}": conv for i, conv in enumerate(generator.convs)}}
+    return pd.DataFrame({"layer": list(layers),
+                         "resolution": [4] + [2 ** (3 + i // 2) for i in range(len(generator.convs))],
+                         "strength": [float(conv.noise.weight.detach().abs().max()) for conv in layers.values()]})
