@@ -16,6 +16,7 @@ from scipy import ndimage
 from fpnb import plots
 from fpnb.config import Profile, paths
 from fpnb.data.datasets import NATIVE_SIDE, to_native
+from fpnb.synthesis.sefa import conv_layers
 from fpnb.synthesis.stylegan import Discriminator, Generator
 from fpnb.weights_io import card_path, may_ship, shipped_for
 
@@ -419,9 +420,8 @@ def variation_split(generator: Generator, n_pairs: int = 16, truncation: float =
 
 
 def noise_strengths(generator: Generator) -> pd.DataFrame:
-    """Each noise input's learned scale (zero at init), by the resolution its layer draws at: where the
+    """Each noise input's learned scale (zero at init), by the side its layer draws at: where the
     trained generator lets per-pixel noise in (set against ``variation_split``'s fractions)."""
-    layers = {"conv1": generator.conv1, **{f"convs.{i}": conv for i, conv in enumerate(generator.convs)}}
-    return pd.DataFrame({"layer": list(layers),
-                         "resolution": [4] + [2 ** (3 + i // 2) for i in range(len(generator.convs))],
-                         "strength": [float(conv.noise.weight.detach().abs().max()) for conv in layers.values()]})
+    return pd.DataFrame([{"layer": "conv1" if index == 0 else f"convs.{index - 1}", "resolution": side,
+                          "strength": float(conv.noise.weight.detach().abs().max())}
+                         for index, side, conv in conv_layers(generator)])
