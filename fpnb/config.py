@@ -48,6 +48,7 @@ class Profile:
     # synthesis (fpnb.synthesis.stylegan)
     gan_resolution: int = 128
     gan_channels: int = 128
+    gan_noise_from: int = 4  # smallest side with noise inputs (Generator ``noise_from``; 4: everywhere)
     gan_steps: int = 20000
     gan_batch: int = 16
     n_gan_samples: int = 500

@@ -69,7 +69,7 @@ def test_shipped_models_table_reads_cards_and_falls_back_to_the_log_for_wall_tim
     assert [row["model"] for row in shipped_models(paths.weights)] == sorted(p.stem for p in paths.weights.glob("*.json"))
 
 
-def test_a_shipped_generator_is_used_only_at_its_own_resolution_and_width(tmp_path, monkeypatch):
+def test_a_shipped_generator_is_used_only_at_its_own_resolution_width_and_noise_inputs(tmp_path, monkeypatch):
     from fpnb import get_profile
     from fpnb.synthesis import printnet, study
     from fpnb.weights_io import shipped_for
@@ -86,8 +86,13 @@ def test_a_shipped_generator_is_used_only_at_its_own_resolution_and_width(tmp_pa
     for module, name in ((study, "GENERATOR_FILE"), (printnet, "WEIGHTS_FILE")):
         monkeypatch.setattr(module, name, path.name)
         monkeypatch.setattr(module, "paths", SimpleNamespace(weights=tmp_path))
-    at = {(r, c): get_profile("full", gan_resolution=r, gan_channels=c) for r, c in ((128, 64), (256, 64), (128, 32))}
-    assert study.shipped_generator(at[128, 64]) == path and printnet.shipped_printnet(at[128, 64]) == path
-    assert study.shipped_generator(at[256, 64]) is None
-    assert printnet.shipped_printnet(at[256, 64]) == path  # PrintNet runs at 128 px for a 256 px generator
-    assert study.shipped_generator(at[128, 32]) is None
+    at = {(r, c, n): get_profile("full", gan_resolution=r, gan_channels=c, gan_noise_from=n)
+          for r, c, n in ((128, 64, 4), (256, 64, 4), (128, 32, 4), (128, 64, 128))}
+    assert study.shipped_generator(at[128, 64, 4]) == path and printnet.shipped_printnet(at[128, 64, 4]) == path
+    assert study.shipped_generator(at[256, 64, 4]) is None
+    assert printnet.shipped_printnet(at[256, 64, 4]) == path  # PrintNet runs at 128 px for a 256 px generator
+    assert study.shipped_generator(at[128, 32, 4]) is None
+    assert study.shipped_generator(at[128, 64, 128]) is None  # a card without noise_from: noise everywhere
+    path.with_suffix(".json").write_text(json.dumps({"profile": "full", "args": {"resolution": 128, "channels": 64,
+                                                                                 "noise_from": 128}}))
+    assert study.shipped_generator(at[128, 64, 128]) == path and study.shipped_generator(at[128, 64, 4]) is None

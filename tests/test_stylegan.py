@@ -179,3 +179,53 @@ def test_a_run_shipped_part_way_continues_on_a_machine_without_its_run_folder(tm
     assert study.train_or_load_generator(matching)[2] == f"shipped {shipped.name}"  # as it is, without steps
     with pytest.raises(ValueError, match="no discriminator"):
         study.train_or_load_generator(matching, steps=4)
+
+
+def test_layers_below_noise_from_ignore_noise():
+    torch.manual_seed(0)
+    g = Generator(16, **TINY, noise_from=32).eval()  # no noise input at any side
+    assert all(layer.noise is None for layer in [g.conv1, *g.convs])
+    np.testing.assert_array_equal(sample(g, [3, 7]), sample(g, [3, 7], noise="fixed"))
+    g16 = Generator(16, **TINY, noise_from=16).eval()
+    assert [layer.noise is not None for layer in [g16.conv1, *g16.convs]] == [False] * 3 + [True] * 2
+    with torch.no_grad():
+        for layer in g16.convs[2:]:
+            layer.noise.weight.fill_(0.5)
+    assert np.abs(sample(g16, [3]) - sample(g16, [3], noise="fixed")).max() > 1e-3
+
+
+def test_a_run_continues_without_its_coarse_noise_inputs(tmp_path, monkeypatch):
+    from fpnb import get_profile
+    from fpnb.config import Paths
+    from fpnb.synthesis import study
+    from fpnb.synthesis.runs import load_checkpoint
+
+    monkeypatch.setattr(study, "paths", Paths(tmp_path))
+    profile = get_profile("smoke", gan_resolution=16, gan_channels=8, gan_noise_from=16, gan_steps=6)
+    monkeypatch.setattr(study, "training_images", lambda *_: torch.rand(8, 1, 16, 16) * 2 - 1)
+    torch.manual_seed(0)
+    data = study.training_images(profile)
+    options = dict(batch=4, seed=1, r1_every=2, pl_every=2, progress=False)
+    g, d = Generator(16, channels=8), Discriminator(16, channels=8)  # noise everywhere
+    with torch.no_grad():
+        for layer in [g.conv1, *g.convs]:
+            layer.noise.weight.fill_(0.5)
+    train_stylegan(g, d, data, tmp_path / "old", steps=2, **options)
+
+    study.continue_run(profile, tmp_path / "old", fade=(2, 4))  # the old run trains on to 4, fading 4 and 8 px noise
+    old = load_training_run(tmp_path / "old")
+    seeded = load_training_run(study.gan_run_dir(profile))
+    assert old["step"] == seeded["step"] == 4 and seeded["generator"].args["noise_from"] == 16
+    assert seeded["g_ema"].conv1.noise is None and seeded["g_ema"].convs[-1].noise is not None
+    assert abs(float(old["g_ema"].conv1.noise.weight)) > 0.1  # learned, but faded out: dropping it changes nothing
+    for layer in [old["g_ema"].conv1, *old["g_ema"].convs[:2]]:
+        layer.noise.fade = 0.0
+    np.testing.assert_allclose(sample(seeded["g_ema"], [3, 5]), sample(old["g_ema"], [3, 5]), atol=1e-6)
+    assert len(load_checkpoint(study.gan_run_dir(profile))["g_optim"]["state"]) == len(list(g.parameters())) - 3
+
+    g2, d2 = study.build_gan(profile)
+    log = train_stylegan(g2, d2, data, study.gan_run_dir(profile), steps=5, **options)
+    assert list(log["step"]) == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="model arguments"):  # only continue_run crosses noise layouts
+        train_stylegan(Generator(16, channels=8, noise_from=16), Discriminator(16, channels=8), data,
+                       tmp_path / "old", steps=5, **options)

@@ -113,3 +113,22 @@ def test_noise_strengths_name_each_layer_and_its_resolution(torch_one_thread):
     with torch.no_grad():
         generator.convs[3].noise.weight.fill_(-0.5)
     assert noise_strengths(generator).set_index("layer")["strength"].to_dict()["convs.3"] == 0.5
+
+
+def test_noise_ablation_switches_off_one_side_at_a_time(torch_one_thread):
+    import torch
+
+    from fpnb.synthesis.stylegan import Generator
+    from fpnb.synthesis.study import noise_ablation_rows
+
+    torch.manual_seed(0)
+    generator = Generator(16, style_dim=32, n_mlp=2, channels=8, noise_from=8).eval()
+    with torch.no_grad():
+        generator.convs[-1].noise.weight.fill_(2.0)  # only 16 px noise matters
+    rows, titles = noise_ablation_rows(generator, [0, 1])
+    assert titles == ["as trained", "no noise at 8 px", "no noise at 16 px"] and len(rows) == 2
+    for trained, no_8, no_16 in rows:
+        np.testing.assert_array_equal(trained, no_8)
+        assert np.abs(trained - no_16).max() > 1e-3
+    assert all(conv.noise.fade == 1.0 for conv in generator.convs)  # switched back on
+    np.testing.assert_array_equal(noise_ablation_rows(generator, [0, 1])[0][0][0], rows[0][0])

@@ -27,14 +27,16 @@ DISCRIMINATOR_FORMAT = "fpnb.stylegan.Discriminator/1"
 
 def build_gan(profile: Profile) -> tuple[Generator, Discriminator]:
     """Generator and discriminator at the profile's resolution and channel width."""
-    generator = Generator(profile.gan_resolution, channels=profile.gan_channels)
+    generator = Generator(profile.gan_resolution, channels=profile.gan_channels, noise_from=profile.gan_noise_from)
     discriminator = Discriminator(profile.gan_resolution, channels=profile.gan_channels)
     return generator, discriminator
 
 
 def gan_run_dir(profile: Profile) -> Path:
-    """Checkpoint, log and sample grids of the profile's GAN training (resumed after a crash)."""
-    return paths.runs / profile.name / "stylegan"
+    """Checkpoint, log and sample grids of the profile's GAN training (resumed after a crash); a generator
+    with fewer noise inputs than StyleGAN2's (``gan_noise_from`` > 4) trains in a folder of its own."""
+    suffix = "" if profile.gan_noise_from == 4 else f"-noise-from-{profile.gan_noise_from}"
+    return paths.runs / profile.name / f"stylegan{suffix}"
 
 
 def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
@@ -47,9 +49,13 @@ def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
 
 
 def shipped_generator(profile: Profile) -> Path | None:
-    """The shipped generator file when its model card names this profile and its resolution and width."""
-    return shipped_for(paths.weights / GENERATOR_FILE, profile,
+    """The shipped generator file when its model card names this profile, its resolution, width and noise inputs."""
+    path = shipped_for(paths.weights / GENERATOR_FILE, profile,
                        args={"resolution": profile.gan_resolution, "channels": profile.gan_channels})
+    if path is None:
+        return None
+    noise_from = json.loads(card_path(path).read_text())["args"].get("noise_from", 4)  # older cards: noise everywhere
+    return path if noise_from == profile.gan_noise_from else None
 
 
 def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = False, device: str = "cpu",
@@ -155,6 +161,55 @@ def continue_from_shipped(profile: Profile, generator_file: Path) -> bool:
                     log.to_dict("records"), step=step, pl_mean=float(log["pl_mean"].iloc[-1]),
                     args={"generator": g_ema.args, "discriminator": discriminator.args})
     return True
+
+
+def continue_run(profile: Profile, source: str | Path, fade: tuple[int, int] | None = None, seed: int = 0,
+                 progress: bool = False) -> Path:
+    """Seed the profile's GAN run from another run's checkpoint, one with noise inputs at more layers.
+
+    With ``fade=(start, end)`` the source run first trains on to step ``end`` in its own folder
+    (resumably, with its own settings) while the noise of layers below the profile's
+    ``gan_noise_from`` fades out from step ``start`` (``train_stylegan``'s ``noise_fade``), so that
+    dropping those inputs changes no output. Everything else carries over: weights, both Adam states,
+    step, path-length mean and log. Returns the new checkpoint.
+    """
+    from fpnb.synthesis.runs import load_checkpoint, save_checkpoint
+    from fpnb.synthesis.training import train_stylegan
+
+    ckpt = load_checkpoint(source)
+    if ckpt is None:
+        raise FileNotFoundError(f"{source}: no GAN checkpoint")
+    old_generator = Generator(**ckpt["args"]["generator"])
+    if fade is not None and ckpt["step"] < fade[1]:
+        every = max(1, profile.gan_steps // 20)
+        old_ema = copy.deepcopy(old_generator)
+        train_stylegan(old_generator, Discriminator(**ckpt["args"]["discriminator"]), training_images(profile, seed),
+                       Path(source), **{**ckpt["args"]["train"], "steps": fade[1],
+                                        "noise_fade": (profile.gan_noise_from, *fade)}, g_ema=old_ema,
+                       sample_every=every, checkpoint_every=every, progress=progress)
+        ckpt = load_checkpoint(source)
+    generator, discriminator = build_gan(profile)
+    g_ema = copy.deepcopy(generator)
+    keep = generator.state_dict().keys()
+    for name, module in (("generator", generator), ("g_ema", g_ema)):
+        state = {k: v for k, v in ckpt[name].items() if k in keep or not k.endswith("noise.weight")}
+        module.load_state_dict(state)  # strict: only noise scales may be dropped
+    discriminator.load_state_dict(ckpt["discriminator"])
+    stateful = {"generator": generator, "g_ema": g_ema, "discriminator": discriminator}
+    for name, module in (("d_optim", discriminator), ("g_optim", generator)):
+        if name in ckpt:  # Adam state by parameter index: re-index it by name, without the dropped scales
+            optim = torch.optim.Adam(module.parameters())
+            old = ckpt[name]
+            names = [n for n, _ in module.named_parameters()]
+            index = {n: i for i, (n, _) in enumerate((old_generator if module is generator else module)
+                                                     .named_parameters())}
+            optim.load_state_dict({"state": {j: old["state"][index[n]] for j, n in enumerate(names)
+                                             if index[n] in old["state"]},
+                                   "param_groups": [{**old["param_groups"][0], "params": list(range(len(names)))}]})
+            stateful[name] = optim
+    return save_checkpoint(gan_run_dir(profile), stateful, ckpt["log"], step=ckpt["step"], pl_mean=ckpt["pl_mean"],
+                           args={"generator": generator.args, "discriminator": discriminator.args,
+                                 "train": ckpt["args"].get("train", {})})
 
 
 # ---- quality of the generated prints -------------------------------------------------------------
@@ -328,6 +383,29 @@ def style_mix_rows(generator: Generator, seeds_a: list[int], seeds_b: list[int],
     return rows
 
 
+def noise_ablation_rows(generator: Generator, seeds: list[int],
+                        truncation: float = 0.7) -> tuple[list[list[np.ndarray]], list[str]]:
+    """Rows for ``plots.image_grid`` and their column titles: each seed as trained, then with the noise
+    of one side's layers switched off (``NoiseInjection.fade`` 0), a column per side that has noise inputs."""
+    from fpnb.synthesis.sampling import sample
+
+    by_side: dict[int, list] = {}
+    for _, side, conv in conv_layers(generator):
+        if conv.noise is not None:
+            by_side.setdefault(side, []).append(conv.noise)
+    columns = [sample(generator, seeds, truncation)]
+    for modules in by_side.values():
+        try:
+            for module in modules:
+                module.fade = 0.0
+            columns.append(sample(generator, seeds, truncation))
+        finally:
+            for module in modules:
+                module.fade = 1.0
+    titles = ["as trained", *(f"no noise at {side} px" for side in by_side)]
+    return [[column[i] for column in columns] for i in range(len(seeds))], titles
+
+
 def distributions_figure(stats: dict[str, pd.DataFrame],
                          columns: tuple[str, ...] = ("ridge_period_px", "coherence", "foreground_fraction",
                                                      "endings", "bifurcations")):
@@ -421,7 +499,8 @@ def variation_split(generator: Generator, n_pairs: int = 16, truncation: float =
 
 def noise_strengths(generator: Generator) -> pd.DataFrame:
     """Each noise input's learned scale (zero at init), by the side its layer draws at: where the
-    trained generator lets per-pixel noise in (set against ``variation_split``'s fractions)."""
+    trained generator lets per-pixel noise in (set against ``variation_split``'s fractions); 0 where a
+    layer has no noise input (``Generator`` ``noise_from``)."""
     return pd.DataFrame([{"layer": "conv1" if index == 0 else f"convs.{index - 1}", "resolution": side,
-                          "strength": float(conv.noise.weight.detach().abs().max())}
+                          "strength": 0.0 if conv.noise is None else float(conv.noise.weight.detach().abs().max())}
                          for index, side, conv in conv_layers(generator)])

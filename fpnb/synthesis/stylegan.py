@@ -122,30 +122,39 @@ class ModulatedConv2d(nn.Module):
 
 
 class NoiseInjection(nn.Module):
-    """Adds (in place) per-pixel Gaussian noise scaled by one learned weight, zero at init."""
+    """Adds (in place) per-pixel Gaussian noise scaled by one learned weight, zero at init.
+
+    ``fade`` (not learned, not saved; 1 by default) multiplies that scale: training fades a layer's
+    noise out with it (``training.train_stylegan``'s ``noise_fade``).
+    """
 
     def __init__(self):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
+        self.fade = 1.0
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
         if noise is None:
             noise = x.new_empty(x.shape[0], 1, x.shape[2], x.shape[3]).normal_()
-        return x.addcmul_(noise.to(x.dtype), (self.weight * gain).to(x.dtype))  # one dtype: no cast per pixel
+        scale = (self.weight * (gain * self.fade)).to(x.dtype)  # one dtype: no cast per pixel
+        return x.addcmul_(noise.to(x.dtype), scale)
 
 
 class StyledConv(nn.Module):
-    """Modulated conv + bias -> noise -> leaky ReLU."""
+    """Modulated conv + bias -> noise (unless ``noise=False``: a layer without noise input) -> leaky ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False,
+                 noise: bool = True):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, upsample=upsample)
-        self.noise = NoiseInjection()
+        self.noise = NoiseInjection() if noise else None
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         x = self.conv(x, style, self.bias, gain=LRELU_GAIN)
-        return F.leaky_relu_(self.noise(x, noise, gain=LRELU_GAIN), 0.2)
+        if self.noise is not None:
+            x = self.noise(x, noise, gain=LRELU_GAIN)
+        return F.leaky_relu_(x, 0.2)
 
 
 class ToGrey(nn.Module):
@@ -164,29 +173,34 @@ class ToGrey(nn.Module):
 
 
 class Generator(nn.Module):
-    """StyleGAN2 skip generator: ``n_latent`` style inputs, output B x 1 x R x R in about [-1, 1]."""
+    """StyleGAN2 skip generator: ``n_latent`` style inputs, output B x 1 x R x R in about [-1, 1].
+
+    ``noise_from``: the smallest side (px) whose convs take per-pixel noise; coarser layers draw from w
+    alone (4: noise everywhere, as StyleGAN2). Their noise maps stay in ``fixed_noise`` and are ignored.
+    """
 
     def __init__(self, resolution: int, style_dim: int = 512, n_mlp: int = 8, channels: int = 128,
-                 channel_multiplier: int = 1):
+                 channel_multiplier: int = 1, noise_from: int = 4):
         super().__init__()
         log_size = _check_resolution(resolution)
         self.args = dict(resolution=resolution, style_dim=style_dim, n_mlp=n_mlp, channels=channels,
-                         channel_multiplier=channel_multiplier)
+                         channel_multiplier=channel_multiplier, noise_from=noise_from)
         self.resolution = resolution
         self.style_dim = style_dim
         self.n_latent = 2 * log_size - 2  # two convs + to-grey at 4 px, then per block conv, conv, to-grey
         widths = channel_widths(resolution, channels, channel_multiplier)
         self.mapping = MappingNetwork(style_dim, n_mlp)
         self.input = nn.Parameter(torch.randn(1, widths[4], 4, 4))  # learned constant
-        self.conv1 = StyledConv(widths[4], widths[4], style_dim)
+        self.conv1 = StyledConv(widths[4], widths[4], style_dim, noise=noise_from <= 4)
         self.to_grey1 = ToGrey(widths[4], style_dim)
         self.convs = nn.ModuleList()
         self.to_greys = nn.ModuleList()
         self.register_buffer("noise_4", torch.randn(1, 1, 4, 4))
         for i in range(3, log_size + 1):
             res = 2 ** i
-            self.convs.append(StyledConv(widths[res // 2], widths[res], style_dim, upsample=True))
-            self.convs.append(StyledConv(widths[res], widths[res], style_dim))
+            self.convs.append(StyledConv(widths[res // 2], widths[res], style_dim, upsample=True,
+                                         noise=noise_from <= res))
+            self.convs.append(StyledConv(widths[res], widths[res], style_dim, noise=noise_from <= res))
             self.to_greys.append(ToGrey(widths[res], style_dim))
             for j in range(2):
                 self.register_buffer(f"noise_{res}_{j}", torch.randn(1, 1, res, res))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from fpnb.synthesis.sampling import sample, save_grid
 from fpnb.precision import torch_autocast
+from fpnb.synthesis.sefa import conv_layers
 from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint, restore, save_checkpoint, step_rng
 from fpnb.synthesis.stylegan import Discriminator, Generator
 
@@ -82,6 +84,13 @@ def _styles(generator: Generator, n: int, mixing: float, device: torch.device) -
     return [torch.randn(n, generator.style_dim, device=device)], None
 
 
+def _same_args(saved: dict, model: torch.nn.Module) -> bool:
+    """Whether arguments saved with a checkpoint build ``model`` (arguments added since take their defaults)."""
+    defaults = {name: p.default for name, p in inspect.signature(type(model)).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **saved} == model.args
+
+
 def load_training_run(path: str | Path, device: str | torch.device = "cpu") -> dict:
     """Rebuilt models of a run: generator, discriminator, g_ema (eval), step and the log."""
     ckpt = load_checkpoint(path, device)
@@ -103,7 +112,7 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
                    mixing: float = 0.9, augment: str | None = "diffaugment", ema_beta: float | None = None,
                    sample_every: int = 500, checkpoint_every: int = 500, device: str | torch.device = "cpu",
                    resume: bool = True, g_ema: Generator | None = None, progress: bool = True,
-                   precision: str = "fp32") -> pd.DataFrame:
+                   precision: str = "fp32", noise_fade: tuple[int, int, int] | None = None) -> pd.DataFrame:
     """Train G and D in place for ``steps`` total steps (continuing a checkpoint in ``run_dir``); return the log.
 
     ``g_ema`` (a copy of ``generator`` when None) receives the moving average of G's weights,
@@ -111,6 +120,9 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     R1 is taken on the augmented reals, so no gradient flows back through the augmentation.
     ``precision="bf16"`` runs every forward pass under bfloat16 autocast (weights, optimiser state,
     losses and penalties stay float32).
+    ``noise_fade=(side, start, end)`` weans the generator off its coarse noise: the noise of every layer
+    drawing below ``side`` px is scaled by a factor that falls linearly from 1 at step ``start`` to 0 at
+    ``end`` and stays 0 (in G and its EMA; ``study.continue_run`` then drops those inputs).
     """
     if augment not in ("diffaugment", None):
         raise ValueError(f"augment: expected 'diffaugment' or None, got {augment!r}")
@@ -126,7 +138,10 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     ema_beta = 0.5 ** (batch / 10_000) if ema_beta is None else ema_beta
     train_args = dict(steps=steps, batch=batch, seed=seed, lr=lr, r1_gamma=r1_gamma, r1_every=r1_every,
                       pl_every=pl_every, pl_weight=pl_weight, mixing=mixing, augment=augment, ema_beta=ema_beta,
-                      precision=precision)
+                      precision=precision, noise_fade=noise_fade)
+    faded = [] if noise_fade is None else [conv.noise for model in (generator, g_ema)
+                                           for _, side, conv in conv_layers(model)
+                                           if conv.noise is not None and side < noise_fade[0]]
 
     # lazy regularisation: rescale lr and betas so the regularised steps keep Adam's statistics
     g_ratio = pl_every / (pl_every + 1) if pl_every else 1.0
@@ -140,7 +155,8 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     torch.manual_seed(seed)
     ckpt = load_checkpoint(run_dir, device) if resume else None
     if ckpt is not None:
-        if ckpt["args"]["generator"] != generator.args or ckpt["args"]["discriminator"] != discriminator.args:
+        args = ckpt["args"]
+        if not (_same_args(args["generator"], generator) and _same_args(args["discriminator"], discriminator)):
             raise ValueError(f"{run_dir / CHECKPOINT_NAME}: checkpoint built for other model arguments")
         restore(ckpt, stateful, optional=("g_optim", "d_optim"))  # absent where seeded from shipped weights
         step, pl_mean, log = ckpt["step"], ckpt["pl_mean"], list(ckpt["log"])
@@ -154,6 +170,10 @@ def train_stylegan(generator: Generator, discriminator: Discriminator, data: tor
     while step < steps:
         started = time.perf_counter()
         row = {"step": step + 1}
+        if faded:
+            _, start, end = noise_fade
+            for module in faded:
+                module.fade = min(1.0, max(0.0, (end - step - 1) / max(end - start, 1)))
         real = next(batches).to(device, torch.float32)
         n = real.shape[0]
 

@@ -1,0 +1,82 @@
+"""Can the 256 px generator be weaned off its coarse noise inputs? Fine-tune a run without them.
+
+The shipped full generator draws its ridges from the noise at 64 px (08's ``08-noise-ablation.png``:
+without it, each seed keeps its orientation field, cores and deltas, but no ridges). This experiment
+copies the full run's checkpoint (``--source``, default ``runs/full/stylegan``) to
+``runs/experiments/gan_noise_fade/fade``, trains that copy on from its step while the noise of every
+layer below ``--noise-from`` px fades out linearly over ``--fade`` steps (``train_stylegan``'s
+``noise_fade``), drops those inputs (``study.continue_run``, Adam states carried over) and trains a
+generator without them on to ``--steps`` in ``study.gan_run_dir`` of that profile. Every stage is
+resumable; the shipped weights and the full run are not touched.
+
+It records the EMA samples of every checkpoint (first ``--seeds`` seeds of each run grid, one row
+per step) in ``reports/full/experiments/gan_noise_fade.png`` and the noise scales the generator had
+learned when the fade ended in ``gan_noise_fade.json``. No FID-style score: a checkpoint is scored
+with 08 (``--param gan_steps``) only once its samples draw ridges.
+
+    python experiments/gan_noise_fade.py --noise-from 256 --fade 900 --steps 7200
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fpnb import plots
+from fpnb.config import get_profile, paths
+from fpnb.synthesis import study
+from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint
+
+TILE, PAD = 256, 2  # the run grids: 256 px samples, 2 px gaps (``sampling.save_grid``)
+
+
+def grid_tiles(path: Path, n: int) -> list[np.ndarray]:
+    """The first n samples of a run's sample grid, in [0, 1]."""
+    grid = np.asarray(Image.open(path), dtype=np.float32) / 255
+    return [grid[:TILE, i * (TILE + PAD):i * (TILE + PAD) + TILE] for i in range(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", type=Path, default=None, help="run folder to start from (default: the full run)")
+    parser.add_argument("--noise-from", type=int, default=256, help="smallest side that keeps its noise input")
+    parser.add_argument("--fade", type=int, default=900, help="steps over which the coarser noise fades out")
+    parser.add_argument("--steps", type=int, default=7200, help="total steps of the generator without it")
+    parser.add_argument("--seeds", type=int, default=4)
+    args = parser.parse_args()
+
+    full = get_profile("full")
+    profile = get_profile("full", gan_noise_from=args.noise_from)
+    fade_dir = paths.runs / "experiments" / "gan_noise_fade" / "fade"
+    if not (fade_dir / CHECKPOINT_NAME).exists():
+        shutil.copytree(args.source or study.gan_run_dir(full), fade_dir)
+    start = int(json.loads((fade_dir / "start.json").read_text())["step"]) if (fade_dir / "start.json").exists() \
+        else load_checkpoint(fade_dir)["step"]
+    (fade_dir / "start.json").write_text(json.dumps({"step": start}))
+    if not (study.gan_run_dir(profile) / CHECKPOINT_NAME).exists():
+        study.continue_run(profile, fade_dir, fade=(start, start + args.fade), progress=True)
+    study.train_or_load_generator(profile, steps=args.steps, progress=True)
+
+    grids = [*sorted((fade_dir / "samples").glob("step-*.png")),
+             *sorted((study.gan_run_dir(profile) / "samples").glob("step-*.png"))]
+    grids = [g for g in grids if int(g.stem[5:]) >= start]
+    rows = [grid_tiles(g, args.seeds) for g in grids]
+    titles = [f"step {int(g.stem[5:]):,}" + (" (noise faded out)" if int(g.stem[5:]) == start + args.fade else "")
+              for g in grids]
+    out = paths.reports / "full" / "experiments"
+    out.mkdir(parents=True, exist_ok=True)
+    fig = plots.image_grid(rows, row_titles=titles, col_titles=[f"seed {s}" for s in range(args.seeds)], size=1.4)
+    fig.savefig(out / "gan_noise_fade.png", dpi=90, bbox_inches="tight")
+    faded = load_checkpoint(fade_dir)
+    scales = {k: round(float(v), 4) for k, v in faded["generator"].items() if k.endswith("noise.weight")}
+    record = {"source_step": start, "noise_from": args.noise_from, "fade_steps": args.fade, "steps": args.steps,
+              "noise_scales_at_fade_end": scales, "sample_grids": [str(g.relative_to(paths.root)) for g in grids]}
+    (out / "gan_noise_fade.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
