@@ -6,7 +6,7 @@ copies the full run's checkpoint (``--source``, default ``runs/full/stylegan``) 
 ``runs/experiments/gan_noise_fade/fade``, trains that copy on from its step while the noise of every
 layer below ``--noise-from`` px fades out linearly over ``--fade`` steps (``train_stylegan``'s
 ``noise_fade``), drops those inputs (``study.continue_run``, Adam states carried over) and trains a
-generator without them on to ``--steps`` in ``study.gan_run_dir`` of that profile. Every stage is
+generator without them on to ``--steps`` in ``runs/experiments/gan_noise_fade/after``. Every stage is
 resumable; the shipped weights and the full run are not touched.
 
 It records the EMA samples of every checkpoint (first ``--seeds`` seeds of each run grid, one row
@@ -30,6 +30,7 @@ from fpnb import plots
 from fpnb.config import get_profile, paths
 from fpnb.synthesis import study
 from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint
+from fpnb.synthesis.training import load_training_run, train_stylegan
 
 TILE, PAD = 256, 2  # the run grids: 256 px samples, 2 px gaps (``sampling.save_grid``)
 
@@ -57,12 +58,17 @@ def main() -> None:
     start = int(json.loads((fade_dir / "start.json").read_text())["step"]) if (fade_dir / "start.json").exists() \
         else load_checkpoint(fade_dir)["step"]
     (fade_dir / "start.json").write_text(json.dumps({"step": start}))
-    if not (study.gan_run_dir(profile) / CHECKPOINT_NAME).exists():
-        study.continue_run(profile, fade_dir, fade=(start, start + args.fade), progress=True)
-    study.train_or_load_generator(profile, steps=args.steps, progress=True)
+    after_dir = fade_dir.parent / "after"
+    if not (after_dir / CHECKPOINT_NAME).exists():
+        study.continue_run(profile, fade_dir, fade=(start, start + args.fade), progress=True, run_dir=after_dir)
+    after = load_training_run(after_dir)
+    if after["step"] < args.steps:
+        every = max(1, profile.gan_steps // 20)
+        train_stylegan(after["generator"], after["discriminator"], study.training_images(profile), after_dir,
+                       **{**load_checkpoint(after_dir)["args"]["train"], "steps": args.steps, "noise_fade": None},
+                       g_ema=after["g_ema"], sample_every=every, checkpoint_every=every)
 
-    grids = [*sorted((fade_dir / "samples").glob("step-*.png")),
-             *sorted((study.gan_run_dir(profile) / "samples").glob("step-*.png"))]
+    grids = [*sorted((fade_dir / "samples").glob("step-*.png")), *sorted((after_dir / "samples").glob("step-*.png"))]
     grids = [g for g in grids if int(g.stem[5:]) >= start]
     rows = [grid_tiles(g, args.seeds) for g in grids]
     titles = [f"step {int(g.stem[5:]):,}" + (" (noise faded out)" if int(g.stem[5:]) == start + args.fade else "")

@@ -164,14 +164,15 @@ def continue_from_shipped(profile: Profile, generator_file: Path) -> bool:
 
 
 def continue_run(profile: Profile, source: str | Path, fade: tuple[int, int] | None = None, seed: int = 0,
-                 progress: bool = False) -> Path:
+                 progress: bool = False, run_dir: str | Path | None = None) -> Path:
     """Seed the profile's GAN run from another run's checkpoint, one with noise inputs at more layers.
 
     With ``fade=(start, end)`` the source run first trains on to step ``end`` in its own folder
     (resumably, with its own settings) while the noise of layers below the profile's
     ``gan_noise_from`` fades out from step ``start`` (``train_stylegan``'s ``noise_fade``), so that
     dropping those inputs changes no output. Everything else carries over: weights, both Adam states,
-    step, path-length mean and log. Returns the new checkpoint.
+    step, path-length mean and log. The new run goes to ``run_dir`` (default: the profile's
+    ``gan_run_dir``). Returns its checkpoint.
     """
     from fpnb.synthesis.runs import load_checkpoint, save_checkpoint
     from fpnb.synthesis.training import train_stylegan
@@ -207,7 +208,7 @@ def continue_run(profile: Profile, source: str | Path, fade: tuple[int, int] | N
                                              if index[n] in old["state"]},
                                    "param_groups": [{**old["param_groups"][0], "params": list(range(len(names)))}]})
             stateful[name] = optim
-    return save_checkpoint(gan_run_dir(profile), stateful, ckpt["log"], step=ckpt["step"], pl_mean=ckpt["pl_mean"],
+    return save_checkpoint(run_dir or gan_run_dir(profile), stateful, ckpt["log"], step=ckpt["step"], pl_mean=ckpt["pl_mean"],
                            args={"generator": generator.args, "discriminator": discriminator.args,
                                  "train": ckpt["args"].get("train", {})})
 
