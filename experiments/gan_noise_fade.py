@@ -55,9 +55,8 @@ def main() -> None:
     fade_dir = paths.runs / "experiments" / "gan_noise_fade" / "fade"
     if not (fade_dir / CHECKPOINT_NAME).exists():
         shutil.copytree(args.source or study.gan_run_dir(full), fade_dir)
-    start = int(json.loads((fade_dir / "start.json").read_text())["step"]) if (fade_dir / "start.json").exists() \
-        else load_checkpoint(fade_dir)["step"]
-    (fade_dir / "start.json").write_text(json.dumps({"step": start}))
+        (fade_dir / "start.json").write_text(json.dumps({"step": load_checkpoint(fade_dir)["step"]}))
+    start = int(json.loads((fade_dir / "start.json").read_text())["step"])  # the step the copy started from
     after_dir = fade_dir.parent / "after"
     if not (after_dir / CHECKPOINT_NAME).exists():
         study.continue_run(profile, fade_dir, fade=(start, start + args.fade), progress=True, run_dir=after_dir)
