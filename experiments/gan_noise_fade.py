@@ -30,7 +30,6 @@ from fpnb import plots
 from fpnb.config import get_profile, paths
 from fpnb.synthesis import study
 from fpnb.synthesis.runs import CHECKPOINT_NAME, load_checkpoint
-from fpnb.synthesis.training import load_training_run, train_stylegan
 
 TILE, PAD = 256, 2  # the run grids: 256 px samples, 2 px gaps (``sampling.save_grid``)
 
@@ -60,12 +59,8 @@ def main() -> None:
     after_dir = fade_dir.parent / "after"
     if not (after_dir / CHECKPOINT_NAME).exists():
         study.continue_run(profile, fade_dir, fade=(start, start + args.fade), progress=True, run_dir=after_dir)
-    after = load_training_run(after_dir)
-    if after["step"] < args.steps:
-        every = max(1, profile.gan_steps // 20)
-        train_stylegan(after["generator"], after["discriminator"], study.training_images(profile), after_dir,
-                       **{**load_checkpoint(after_dir)["args"]["train"], "steps": args.steps, "noise_fade": None},
-                       g_ema=after["g_ema"], sample_every=every, checkpoint_every=every)
+    if load_checkpoint(after_dir)["step"] < args.steps:
+        study.train_run_on(profile, after_dir, args.steps, progress=True, noise_fade=None)
 
     grids = [*sorted((fade_dir / "samples").glob("step-*.png")), *sorted((after_dir / "samples").glob("step-*.png"))]
     grids = [g for g in grids if int(g.stem[5:]) >= start]

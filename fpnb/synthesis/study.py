@@ -48,6 +48,11 @@ def training_images(profile: Profile, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(images * 2.0 - 1.0).unsqueeze(1)
 
 
+def checkpoint_every(profile: Profile) -> int:
+    """Steps between the checkpoints (and sample grids) of the profile's GAN runs: a few minutes of a full run."""
+    return max(1, profile.gan_steps // 20)
+
+
 def shipped_generator(profile: Profile) -> Path | None:
     """The shipped generator file when its model card names this profile, its resolution, width and noise inputs."""
     path = shipped_for(paths.weights / GENERATOR_FILE, profile,
@@ -89,7 +94,7 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
     torch.manual_seed(seed)
     generator, discriminator = build_gan(profile)
     g_ema = copy.deepcopy(generator)
-    every = max(1, profile.gan_steps // 20)  # a checkpoint every few minutes of a full run
+    every = checkpoint_every(profile)
     log = train_stylegan(generator, discriminator, training_images(profile, seed), gan_run_dir(profile),
                          steps, profile.gan_batch, seed, device=device, resume=not retrain,
                          g_ema=g_ema, sample_every=every, checkpoint_every=every, progress=progress,
@@ -163,31 +168,39 @@ def continue_from_shipped(profile: Profile, generator_file: Path) -> bool:
     return True
 
 
+def train_run_on(profile: Profile, run_dir: str | Path, steps: int, seed: int = 0, progress: bool = False,
+                 **settings) -> pd.DataFrame:
+    """Train the GAN run in ``run_dir`` on to ``steps`` with the models and settings of its checkpoint
+    (``settings`` override those, e.g. ``noise_fade``), on the profile's masters; return the log."""
+    from fpnb.synthesis.runs import load_checkpoint
+    from fpnb.synthesis.training import train_stylegan
+
+    args = load_checkpoint(run_dir)["args"]
+    generator = Generator(**args["generator"])
+    every = checkpoint_every(profile)
+    return train_stylegan(generator, Discriminator(**args["discriminator"]), training_images(profile, seed),
+                          Path(run_dir), **{**args.get("train", {}), "steps": steps, **settings},
+                          g_ema=copy.deepcopy(generator), sample_every=every, checkpoint_every=every,
+                          progress=progress)
+
+
 def continue_run(profile: Profile, source: str | Path, fade: tuple[int, int] | None = None, seed: int = 0,
                  progress: bool = False, run_dir: str | Path | None = None) -> Path:
     """Seed the profile's GAN run from another run's checkpoint, one with noise inputs at more layers.
 
     With ``fade=(start, end)`` the source run first trains on to step ``end`` in its own folder
-    (resumably, with its own settings) while the noise of layers below the profile's
-    ``gan_noise_from`` fades out from step ``start`` (``train_stylegan``'s ``noise_fade``), so that
-    dropping those inputs changes no output. Everything else carries over: weights, both Adam states,
-    step, path-length mean and log. The new run goes to ``run_dir`` (default: the profile's
-    ``gan_run_dir``). Returns its checkpoint.
+    (``train_run_on``) while the noise of layers below the profile's ``gan_noise_from`` fades out
+    from step ``start`` (``train_stylegan``'s ``noise_fade``), so that dropping those inputs changes
+    no output. Everything else carries over: weights, both Adam states, step, path-length mean and
+    log. The new run goes to ``run_dir`` (default: the profile's ``gan_run_dir``). Returns its checkpoint.
     """
     from fpnb.synthesis.runs import load_checkpoint, save_checkpoint
-    from fpnb.synthesis.training import train_stylegan
 
     ckpt = load_checkpoint(source)
     if ckpt is None:
         raise FileNotFoundError(f"{source}: no GAN checkpoint")
-    old_generator = Generator(**ckpt["args"]["generator"])
     if fade is not None and ckpt["step"] < fade[1]:
-        every = max(1, profile.gan_steps // 20)
-        old_ema = copy.deepcopy(old_generator)
-        train_stylegan(old_generator, Discriminator(**ckpt["args"]["discriminator"]), training_images(profile, seed),
-                       Path(source), **{**ckpt["args"]["train"], "steps": fade[1],
-                                        "noise_fade": (profile.gan_noise_from, *fade)}, g_ema=old_ema,
-                       sample_every=every, checkpoint_every=every, progress=progress)
+        train_run_on(profile, source, fade[1], seed, progress, noise_fade=(profile.gan_noise_from, *fade))
         ckpt = load_checkpoint(source)
     generator, discriminator = build_gan(profile)
     g_ema = copy.deepcopy(generator)
@@ -197,20 +210,19 @@ def continue_run(profile: Profile, source: str | Path, fade: tuple[int, int] | N
         module.load_state_dict(state)  # strict: only noise scales may be dropped
     discriminator.load_state_dict(ckpt["discriminator"])
     stateful = {"generator": generator, "g_ema": g_ema, "discriminator": discriminator}
-    for name, module in (("d_optim", discriminator), ("g_optim", generator)):
+    old_generator = Generator(**ckpt["args"]["generator"])
+    for name, module, old_module in (("d_optim", discriminator, discriminator), ("g_optim", generator, old_generator)):
         if name in ckpt:  # Adam state by parameter index: re-index it by name, without the dropped scales
-            optim = torch.optim.Adam(module.parameters())
-            old = ckpt[name]
-            names = [n for n, _ in module.named_parameters()]
-            index = {n: i for i, (n, _) in enumerate((old_generator if module is generator else module)
-                                                     .named_parameters())}
-            optim.load_state_dict({"state": {j: old["state"][index[n]] for j, n in enumerate(names)
-                                             if index[n] in old["state"]},
-                                   "param_groups": [{**old["param_groups"][0], "params": list(range(len(names)))}]})
-            stateful[name] = optim
-    return save_checkpoint(run_dir or gan_run_dir(profile), stateful, ckpt["log"], step=ckpt["step"], pl_mean=ckpt["pl_mean"],
-                           args={"generator": generator.args, "discriminator": discriminator.args,
-                                 "train": ckpt["args"].get("train", {})})
+            old, names = ckpt[name], [n for n, _ in module.named_parameters()]
+            index = {n: i for i, (n, _) in enumerate(old_module.named_parameters())}
+            stateful[name] = torch.optim.Adam(module.parameters())
+            stateful[name].load_state_dict({
+                "state": {j: old["state"][index[n]] for j, n in enumerate(names) if index[n] in old["state"]},
+                "param_groups": [{**old["param_groups"][0], "params": list(range(len(names)))}]})
+    return save_checkpoint(run_dir or gan_run_dir(profile), stateful, ckpt["log"], step=ckpt["step"],
+                           pl_mean=ckpt["pl_mean"], args={"generator": generator.args,
+                                                          "discriminator": discriminator.args,
+                                                          "train": ckpt["args"].get("train", {})})
 
 
 # ---- quality of the generated prints -------------------------------------------------------------
