@@ -14,7 +14,12 @@ per step) in ``reports/full/experiments/gan_noise_fade.png`` and the noise scale
 learned when the fade ended in ``gan_noise_fade.json``. No FID-style score: a checkpoint is scored
 with 08 (``--param gan_steps``) only once its samples draw ridges.
 
-    python experiments/gan_noise_fade.py --noise-from 256 --fade 900 --steps 7200
+A third arm trains a generator with noise only at ``--noise-from`` px **from scratch** for
+``--scratch-steps`` steps in the profile's own run folder (``study.train_or_load_generator``,
+``runs/full/stylegan-noise-from-256``) and records its samples beside the full run's at the same
+steps (``gan_noise_from_scratch.png``; the full run keeps only the grids of its sample steps).
+
+    python experiments/gan_noise_fade.py --noise-from 256 --fade 900 --steps 7200 --scratch-steps 1200
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ def main() -> None:
     parser.add_argument("--noise-from", type=int, default=256, help="smallest side that keeps its noise input")
     parser.add_argument("--fade", type=int, default=900, help="steps over which the coarser noise fades out")
     parser.add_argument("--steps", type=int, default=7200, help="total steps of the generator without it")
+    parser.add_argument("--scratch-steps", type=int, default=1200, help="steps of the generator trained from scratch")
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
 
@@ -75,7 +81,24 @@ def main() -> None:
     scales = {k: round(float(v), 4) for k, v in faded["generator"].items() if k.endswith("noise.weight")}
     record = {"source_step": start, "noise_from": args.noise_from, "fade_steps": args.fade, "steps": args.steps,
               "noise_scales_at_fade_end": scales, "sample_grids": [str(g.relative_to(paths.root)) for g in grids]}
+    record["from_scratch"] = scratch_arm(full, profile, args.scratch_steps, args.seeds, out)
     (out / "gan_noise_fade.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+def scratch_arm(full, profile, steps: int, seeds: int, out: Path) -> dict:
+    """Train the profile's generator from scratch to ``steps``; draw its sample grids beside the full run's."""
+    study.train_or_load_generator(profile, steps=steps, progress=True)
+    run_dir, full_dir = study.gan_run_dir(profile), study.gan_run_dir(full)
+    grids = [g for g in sorted((run_dir / "samples").glob("step-*.png")) if int(g.stem[5:]) <= steps]
+    rows = [grid_tiles(g, seeds) + grid_tiles(full_dir / "samples" / g.name, seeds) for g in grids]
+    columns = [f"noise at {profile.gan_noise_from} px\nseed {s}" for s in range(seeds)]
+    columns += [f"noise everywhere\nseed {s}" for s in range(seeds)]
+    fig = plots.image_grid(rows, row_titles=[f"step {int(g.stem[5:]):,}" for g in grids], col_titles=columns, size=1.4)
+    fig.savefig(out / "gan_noise_from_scratch.png", dpi=90, bbox_inches="tight")
+    ema = load_checkpoint(run_dir)["g_ema"]
+    return {"run": str(run_dir.relative_to(paths.root)), "steps": steps,
+            "ema_noise_scales": {k: round(float(v), 4) for k, v in ema.items() if k.endswith("noise.weight")},
+            "sample_grids": [str(g.relative_to(paths.root)) for g in grids]}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""Has the GAN's discriminator memorised its training masters? Score training and held-out masters alike.
+
+A discriminator that overfits a small training set scores its training images above unseen ones
+of the same distribution, and a generator trained against it degrades with more steps; then more
+training data (more masters) is the cure. This scores, with the discriminator of each run folder
+given, as many training-split masters (a fixed random draw) as there are test-split masters, the
+test-split masters (never seen by the GAN) and as many of the run's generator samples (its G, not
+the EMA, fresh z and noise). Record: ``reports/full/experiments/gan_discriminator_fit.json``.
+
+    python experiments/gan_discriminator_fit.py runs/full/stylegan runs/full/stylegan-noise-from-256
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fpnb.config import get_profile, paths
+from fpnb.synthesis import study
+from fpnb.synthesis.reconstruction import split_masters
+from fpnb.synthesis.runs import load_checkpoint
+from fpnb.synthesis.stylegan import Discriminator, Generator
+
+
+@torch.no_grad()
+def logits(discriminator: Discriminator, images: torch.Tensor, batch: int = 16) -> np.ndarray:
+    return torch.cat([discriminator(images[i:i + batch]).flatten() for i in range(0, len(images), batch)]).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="GAN run folders (their checkpoint)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    profile = get_profile("full")
+    train = study.training_images(profile, args.seed)
+    test = torch.from_numpy(split_masters(profile, args.seed, "test")[0] * 2 - 1).unsqueeze(1)
+    draw = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed))[:len(test)]
+    record = {"n_train": len(test), "n_test": len(test), "runs": {}}
+    for run in args.runs:
+        ckpt = load_checkpoint(run)
+        discriminator = Discriminator(**ckpt["args"]["discriminator"]).eval()
+        discriminator.load_state_dict(ckpt["discriminator"])
+        generator = Generator(**ckpt["args"]["generator"]).eval()
+        generator.load_state_dict(ckpt["generator"])
+        torch.manual_seed(args.seed)
+        with torch.no_grad():
+            fakes = torch.cat([generator(torch.randn(16, generator.style_dim)) for _ in range(-(-len(test) // 16))])
+        scores = {name: logits(discriminator, images.float()) for name, images in
+                  (("train_masters", train[draw]), ("test_masters", test), ("generated", fakes[:len(test)]))}
+        record["runs"][str(run)] = {
+            "step": int(ckpt["step"]), **{f"mean_logit_{k}": round(float(v.mean()), 3) for k, v in scores.items()},
+            "test_above_train_median": round(float((scores["test_masters"] > np.median(scores["train_masters"])).mean()), 3)}
+        print(run, record["runs"][str(run)])
+    out = paths.reports / "full" / "experiments" / "gan_discriminator_fit.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
