@@ -221,6 +221,18 @@ def synfing(c, identities=1000, profile="full", seed=0, score=True, scheduler=No
     print(f"synfing: {2 * identities:,} images in {root} ({time.perf_counter() - start:.0f} s); {stats}")
 
 
+@task(help={
+    "name": "which public set (fpnb.data.real_sets.REAL_SETS; default pyfnprint)",
+    "source": "a folder already holding its prints, e.g. a clone's db/PNG (default: git clone, needs GitHub)",
+})
+def real_prints(c, name="pyfnprint", source=None):
+    """Copy a public set of real prints into data/real/<name>, for the notebooks' real_prints parameter."""
+    from fpnb.data.real_sets import fetch_real_set
+
+    root = fetch_real_set(name, source)
+    print(f"real-prints: {root}; use --param real_prints={root.relative_to(ROOT)}")
+
+
 @task
 def bench(c):
     """Run every benchmarks/bench_*.py; each writes its JSON under reports/bench/."""

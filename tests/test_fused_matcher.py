@@ -94,5 +94,8 @@ def test_set_verification_scores_every_matcher_on_a_labelled_folder():
     assert list(table.index) == ["bozorth3", "fused"]
     assert (table["n_genuine"] == 1).all() and (table["n_impostor"] == 1).all()  # p1_1-p1_2; p1_1-p2_1
     assert (table["genuine_mean"] > table["impostor_mean"]).all() and (table["eer"] == 0).all()
+    assert table["tar_at_far_1e-3"].isna().all()  # one impostor pair resolves no FAR of 0.1 %
     halved = matchers.set_verification(images, labels, names=("bozorth3",), ppi=1000.0)
     assert halved.loc["bozorth3", "genuine_mean"] != table.loc["bozorth3", "genuine_mean"]  # resampled first
+    every = matchers.set_verification(images, labels, names=("bozorth3",), all_impostors=True)
+    assert every.loc["bozorth3", "n_impostor"] == 2  # p1_1-p2_1 and p1_2-p2_1

@@ -102,6 +102,9 @@ def test_comparison_pairs_split_genuine_and_impostor():
     assert {tuple(p) for p in impostor} == {(0, 3), (0, 5), (3, 5)}
     _, subset = comparison_pairs(list(range(10)), max_impostor=5, seed=1)
     assert len(subset) == 5
+    same_genuine, every = comparison_pairs([0, 0, 0, 1, 1, 2], all_impostors=True)
+    assert (same_genuine == genuine).all() and len(every) == 15 - 4  # every pair of different identities
+    assert {tuple(p) for p in impostor} < {tuple(p) for p in every}
 
 
 def test_dask_scoring_matches_the_loop_at_one_and_two_workers():

@@ -287,6 +287,10 @@ def test_real_print_check_pairs_every_print_with_every_other_clean_print():
     assert len(check.pairs) == 6 and check.pairs["genuine"].sum() == 2  # p1_1 <-> p1_2, both ways
     assert check.restored.shape == check.clean.shape == check.degraded.shape
     summary = real_print_summary(check)
-    assert summary["n_genuine_pairs"] == 2 and summary["n_impostor_pairs"] == 4
+    assert summary["n_genuine_pairs"] == 2 and summary["n_impostor_pairs"] == 4 and summary["n_fingers"] == 2
+    low, high = summary["minutiae_f1_restored_ci"]
+    assert low <= summary["minutiae_f1_restored"] <= high
+    # both genuine pairs are of finger p1: a bootstrap over fingers has one cluster to draw, so no spread
+    assert summary["genuine_accepted_restored_ci"] == [summary["genuine_accepted_restored"]] * 2
     # the clean other impression of the same real finger is accepted by Bozorth3 (its genuine score is far above 40)
     assert summary["genuine_accepted_clean"] == 1.0

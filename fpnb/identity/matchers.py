@@ -350,20 +350,25 @@ def get_matcher(name: str = "bozorth3") -> Matcher:
 
 
 def comparison_pairs(
-    labels: Sequence[int], max_impostor: int | None = None, seed: int = 0
+    labels: Sequence[int], max_impostor: int | None = None, seed: int = 0, all_impostors: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i < j) of all genuine comparisons and of impostor comparisons.
 
-    Impostors compare the first impression of each identity with the first of every other;
-    ``max_impostor`` draws a seeded subset of them.
+    Impostors compare the first impression of each identity with the first of every other (FVC's
+    protocol), or with ``all_impostors`` every pair of different identities (what a small set needs
+    to resolve a low EER: 16 fingers give 120 FVC impostor pairs); ``max_impostor`` draws a seeded
+    subset of them.
     """
     labels = np.asarray(labels)
     i, j = np.triu_indices(len(labels), 1)
     same = labels[i] == labels[j]
     genuine = np.stack([i[same], j[same]], axis=1)
-    _, first = np.unique(labels, return_index=True)
-    a, b = np.triu_indices(len(first), 1)
-    impostor = np.stack([first[a], first[b]], axis=1)
+    if all_impostors:
+        impostor = np.stack([i[~same], j[~same]], axis=1)
+    else:
+        _, first = np.unique(labels, return_index=True)
+        a, b = np.triu_indices(len(first), 1)
+        impostor = np.stack([first[a], first[b]], axis=1)
     if max_impostor is not None and len(impostor) > max_impostor:
         chosen = np.random.default_rng(seed).choice(len(impostor), max_impostor, replace=False)
         impostor = impostor[np.sort(chosen)]
@@ -390,20 +395,23 @@ def score_pairs(
 
 
 def set_verification(images: Sequence[np.ndarray], labels: Sequence[int], names: Sequence[str] = tuple(MATCHERS),
-                     ppi: float = MATCHER_PPI, seed: int = 0) -> Any:
+                     ppi: float = MATCHER_PPI, seed: int = 0, all_impostors: bool = False) -> Any:
     """Each matcher on one labelled set of prints (``comparison_pairs``: every genuine pair, first impressions
-    as impostors), the prints first brought from ``ppi`` to the matchers' 500 ppi: one row per matcher with
-    the pair counts, mean genuine and impostor scores and the EER."""
+    as impostors, or every pair of different fingers with ``all_impostors``), the prints first brought from
+    ``ppi`` to the matchers' 500 ppi: one row per matcher with the pair counts, mean genuine and impostor
+    scores, the EER and the TAR at FAR 0.1 % (None where the impostor count does not resolve it)."""
     import pandas as pd
 
     from fpnb.identity.metrics import verification_metrics
 
     images = [resample_to_ppi(np.asarray(image, np.float32), ppi) for image in images]
-    genuine, impostor = comparison_pairs(labels, seed=seed)
+    genuine, impostor = comparison_pairs(labels, seed=seed, all_impostors=all_impostors)
     rows = {}
     for name in names:
         scores = score_pairs(get_matcher(name), images, genuine, impostor)
         same, other = scores.score[scores.genuine], scores.score[~scores.genuine]
+        result = verification_metrics(same, other)
         rows[name] = {"n_genuine": len(same), "n_impostor": len(other), "genuine_mean": float(same.mean()),
-                      "impostor_mean": float(other.mean()), "eer": verification_metrics(same, other)["eer"]}
+                      "impostor_mean": float(other.mean()), "eer": result["eer"],
+                      "tar_at_far_1e-3": result["tar_at_far_1e-3"]}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matcher")
