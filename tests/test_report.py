@@ -228,3 +228,24 @@ def test_reconstruction_conclusion_gives_the_tar_and_the_ridge_flow_against_its_
     assert "39,800 impostor pairs" in text
     assert "Ridge-flow error against the source: test-split masters 31.2° (another source: 33.5°)" in text
     assert "Ridge-flow" not in conclude_reconstruction(table.drop(columns=["flow_error_deg", "flow_error_other_deg"]))
+
+
+def test_real_print_conclusions_compare_the_fused_matcher_and_the_restored_prints_with_their_baselines():
+    from fpnb.report.conclusions import conclude_real_matchers, conclude_real_restoration
+
+    matchers = pd.DataFrame({"set": "pyfnprint", "n_genuine": 448, "n_impostor": 7680,
+                             "eer": [0.0112, 0.0041, 0.0003]},
+                            index=pd.Index(["bozorth3", "fingerprint_recognition", "fused"], name="matcher"))
+    text = conclude_real_matchers(matchers)
+    assert "EER on pyfnprint (448 genuine and 7,680 impostor pairs)" in text and "below both single" in text
+    assert "above the best" in conclude_real_matchers(matchers.assign(eer=[0.0112, 0.0041, 0.005]))
+    restored = pd.DataFrame(
+        {"n": 128, "n_identities": 16, "minutiae_f1": [np.nan, 0.572, 0.671],
+         "minutiae_f1_ci": [np.nan, "[0.53, 0.616]", "[0.602, 0.734]"],
+         "real_genuine_accepted": [0.955, 0.566, 0.742], "real_genuine_accepted_ci": [np.nan, np.nan, "[0.608, 0.854]"],
+         "real_impostor_accepted": [0.0007, 0.0, 0.0]}, index=["clean prints", "degraded inputs", "unet_tuned"])
+    text = conclude_real_restoration(restored)
+    assert "128 real prints of 16 fingers" in text and "unet_tuned (best by SSIM" in text
+    assert "minutiae F1 0.671 (0.602–0.734) (degraded inputs: 0.572 (0.530–0.616))" in text
+    assert "74.2% (60.8–85.4%) of their genuine pairs (clean prints: 95.5%; degraded inputs: 56.6%)" in text
+    assert conclude_real_restoration(restored.drop(index="clean prints")) == ""

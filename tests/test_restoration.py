@@ -294,3 +294,20 @@ def test_real_print_check_pairs_every_print_with_every_other_clean_print():
     assert summary["genuine_accepted_restored_ci"] == [summary["genuine_accepted_restored"]] * 2
     # the clean other impression of the same real finger is accepted by Bozorth3 (its genuine score is far above 40)
     assert summary["genuine_accepted_clean"] == 1.0
+
+
+def test_real_print_table_puts_the_baselines_above_the_models_and_keeps_their_order():
+    from fpnb.restoration.study import real_print_table
+
+    def summary(restored: float) -> dict:
+        return {"n_prints": 3, "n_fingers": 2, "minutiae_f1_degraded": 0.4, "minutiae_f1_degraded_ci": [0.3, 0.5],
+                "minutiae_f1_restored": restored, "minutiae_f1_restored_ci": [restored - 0.1, restored + 0.1],
+                **{f"genuine_accepted_{k}": v for k, v in (("clean", 1.0), ("degraded", 0.5), ("restored", restored))},
+                **{f"genuine_accepted_{k}_ci": [v, v] for k, v in (("clean", 1.0), ("degraded", 0.5), ("restored", restored))},
+                **{f"impostor_accepted_{k}": 0.0 for k in ("clean", "degraded", "restored")}}
+
+    table = real_print_table({"b": summary(0.6), "a": summary(0.8)})
+    assert list(table.index) == ["clean prints", "degraded inputs", "b", "a"]
+    assert np.isnan(float(table.loc["clean prints", "minutiae_f1"])) and table.loc["degraded inputs", "minutiae_f1"] == 0.4
+    assert table.loc["a", "minutiae_f1"] == 0.8 and table.loc["a", "real_genuine_accepted"] == 0.8
+    assert table.loc["clean prints", "real_genuine_accepted"] == 1.0 and (table["n_identities"] == 2).all()

@@ -63,8 +63,20 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
                                   "same distribution already have."),
     "n_impostor": ("impostor pairs", "Pairs of prints of different fingers; with n of them a FAR below 1/n is "
                                      "not resolved."),
-    "genuine_mean": ("mean genuine score", "Mean Bozorth3 score of reconstructions against their source print."),
-    "impostor_mean": ("mean impostor score", "Mean Bozorth3 score of reconstructions against other prints."),
+    "genuine_mean": ("mean genuine score", "Mean matcher score of genuine pairs (two prints of one finger, or a "
+                                           "reconstruction and its source); each matcher has its own scale."),
+    "impostor_mean": ("mean impostor score", "Mean matcher score of impostor pairs (prints of different fingers, "
+                                             "or a reconstruction and another print)."),
+    "n_genuine": ("genuine pairs", "Pairs of two prints of the same finger."),
+    "set": ("set", "The folder of real prints the row was measured on (the notebooks' real_prints parameter; "
+                   "the 3-print fixture when none is given)."),
+    "real_genuine_accepted": ("genuine pairs accepted", "Share of genuine pairs (a real print, degraded or "
+                                                        "restored, against the clean other impressions of its "
+                                                        "finger) Bozorth3 accepts at the synthetic test threshold "
+                                                        "(FAR 0.1 %)."),
+    "real_impostor_accepted": ("impostor pairs accepted", "Share of pairs with the clean prints of other fingers "
+                                                          "accepted at that threshold: the real set's false "
+                                                          "accept rate."),
     "tar_at_far_1e-2": ("TAR at FAR 1 %", "True accept rate: share of genuine pairs at or above the threshold that "
                                           "accepts 1 % of impostor pairs."),
     "tar_at_far_1e-3": ("TAR at FAR 0.1 %", "True accept rate: share of genuine pairs at or above the threshold "
@@ -105,7 +117,8 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
                                                    "there."),
 }
 RATE_COLUMNS = frozenset({"same_impression_match", "genuine_match", "cross_impression_tar", "eer", "far",
-                          "worst_match_rate", "genuine_match_rate", "fraction_above"})
+                          "worst_match_rate", "genuine_match_rate", "fraction_above", "real_genuine_accepted",
+                          "real_impostor_accepted"})
 # a hex digest longer than this is shown by its first characters (the manifest keeps it whole)
 HASH_SHOWN = 16
 COUNT_COLUMNS = frozenset({"params", "epochs", "gan_steps", "steps", "seed"})

@@ -489,20 +489,48 @@ def real_print_check(model, threshold: float, folder: str | Path = REAL_FIXTURE,
 
 def real_print_summary(check: RealPrintCheck, seed: int = 0) -> dict:
     """Mean minutiae F1 (degraded, restored) and the acceptance of genuine and impostor pairs of each kind, with
-    counts; the restored ones with 95 % intervals from a bootstrap over fingers (a finger's prints and pairs are
-    not independent draws)."""
+    counts; F1 and genuine acceptance with 95 % intervals from a bootstrap over fingers (a finger's prints and
+    pairs are not independent draws)."""
     genuine, impostor = check.pairs[check.pairs["genuine"]], check.pairs[~check.pairs["genuine"]]
     out = {"n_prints": int(len(check.prints)), "n_fingers": int(check.prints["finger"].nunique()),
            "n_genuine_pairs": int(len(genuine)), "n_impostor_pairs": int(len(impostor))}
+
+    def mean_ci(values: pd.Series, fingers: pd.Series) -> tuple[float | None, list | None]:
+        if not len(values):
+            return None, None
+        values = values.to_numpy(float)
+        return float(values.mean()), list(bootstrap_ci(values, seed=seed, groups=fingers.astype(str).to_numpy()))
+
     for kind in ("degraded", "restored"):
-        out[f"minutiae_f1_{kind}"] = float(check.prints[f"minutiae_f1_{kind}"].mean())
+        out[f"minutiae_f1_{kind}"], out[f"minutiae_f1_{kind}_ci"] = mean_ci(check.prints[f"minutiae_f1_{kind}"],
+                                                                            check.prints["finger"])
     for kind in ("clean", "degraded", "restored"):
-        out[f"genuine_accepted_{kind}"] = float(genuine[f"accepted_{kind}"].mean()) if len(genuine) else None
+        out[f"genuine_accepted_{kind}"], out[f"genuine_accepted_{kind}_ci"] = mean_ci(genuine[f"accepted_{kind}"],
+                                                                                      genuine["finger"])
         out[f"impostor_accepted_{kind}"] = float(impostor[f"accepted_{kind}"].mean()) if len(impostor) else None
-    out["minutiae_f1_restored_ci"] = list(bootstrap_ci(check.prints["minutiae_f1_restored"].to_numpy(), seed=seed,
-                                                       groups=check.prints["finger"].astype(str).to_numpy()))
-    out["genuine_accepted_restored_ci"] = list(bootstrap_ci(
-        genuine["accepted_restored"].to_numpy(float), seed=seed,
-        groups=genuine["finger"].astype(str).to_numpy())) if len(genuine) else None
     return out
+
+
+def real_print_table(summaries: dict[str, dict]) -> pd.DataFrame:
+    """The index's real-print table: the clean prints and the degraded inputs as baselines, then one row per
+    model (in the order given): minutiae F1 and genuine / impostor acceptance with intervals, prints, fingers."""
+    first = next(iter(summaries.values()))
+    rows = {"clean prints": ("clean", None), "degraded inputs": ("degraded", "degraded"),
+            **{name: ("restored", "restored") for name in summaries}}
+    table = {}
+    for row, (accepted, f1) in rows.items():
+        summary = summaries.get(row, first)
+        table[row] = {"n": summary["n_prints"], "n_identities": summary["n_fingers"],
+                      "minutiae_f1": summary[f"minutiae_f1_{f1}"] if f1 else None,
+                      "minutiae_f1_ci": summary[f"minutiae_f1_{f1}_ci"] if f1 else None,
+                      "real_genuine_accepted": summary[f"genuine_accepted_{accepted}"],
+                      "real_genuine_accepted_ci": summary[f"genuine_accepted_{accepted}_ci"],
+                      "real_impostor_accepted": summary[f"impostor_accepted_{accepted}"]}
+    return pd.DataFrame.from_dict(table, orient="index")
+
+
+def real_print_examples(check: RealPrintCheck, n: int = 3) -> list[int]:
+    """Indices of the n real prints the model restores worst and the n it restores best (minutiae F1)."""
+    order = list(check.prints.sort_values("minutiae_f1_restored", kind="stable").index)
+    return order[:n] + [i for i in order[-n:] if i not in order[:n]]
 
