@@ -230,7 +230,8 @@ def real_prints(c, name="pyfnprint", source=None):
     from fpnb.data.real_sets import fetch_real_set
 
     root = fetch_real_set(name, source)
-    print(f"real-prints: {root}; use --param real_prints={root.relative_to(ROOT)}")
+    shown = root.relative_to(ROOT) if root.is_relative_to(ROOT) else root
+    print(f"real-prints: {root}; use --param real_prints={shown}")
 
 
 @task

@@ -54,7 +54,8 @@ def main() -> None:
                   (("train_masters", train[draw]), ("test_masters", test), ("generated", fakes[:len(test)]))}
         record["runs"][str(run)] = {
             "step": int(ckpt["step"]), **{f"mean_logit_{k}": round(float(v.mean()), 3) for k, v in scores.items()},
-            "test_above_train_median": round(float((scores["test_masters"] > np.median(scores["train_masters"])).mean()), 3)}
+            "test_above_train_median": round(float(np.mean(scores["test_masters"] > np.median(scores["train_masters"]))),
+                                             3)}
         print(run, record["runs"][str(run)])
     out = paths.reports / "full" / "experiments" / "gan_discriminator_fit.json"
     out.write_text(json.dumps(record, indent=1) + "\n")

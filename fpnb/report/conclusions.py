@@ -51,8 +51,10 @@ def conclude_real_matchers(table: pd.DataFrame) -> str:
     verdict = ("below both single matchers" if fused < single.min() else
                "at the best single matcher's" if fused == single.min() else "above the best single matcher's")
     where = f" on {table['set'].iloc[0]}" if "set" in table else ""
-    counts = (f" ({int(table['n_genuine'].iloc[0]):,} genuine and {int(table['n_impostor'].iloc[0]):,} impostor pairs)"
-              if {"n_genuine", "n_impostor"} <= set(table.columns) else "")
+    counts = ""
+    if {"n_genuine", "n_impostor"} <= set(table.columns):
+        first = table.iloc[0]
+        counts = f" ({int(first['n_genuine']):,} genuine and {int(first['n_impostor']):,} impostor pairs)"
     eers = ", ".join(f"{display_name(str(name))} {row_cell(row, 'eer')}" for name, row in table.iterrows())
     return f"EER{where}{counts}: {eers}. The fused matcher's EER is {verdict}."
 
@@ -67,7 +69,8 @@ def conclude_real_restoration(table: pd.DataFrame) -> str:
             f"{model} (best by SSIM on the test split) restores them to minutiae F1 {row_cell(row, 'minutiae_f1')} "
             f"(degraded inputs: {row_cell(degraded, 'minutiae_f1')}). Bozorth3 accepts "
             f"{row_cell(row, 'real_genuine_accepted')} of their genuine pairs (clean prints: "
-            f"{row_cell(clean, 'real_genuine_accepted')}; degraded inputs: {row_cell(degraded, 'real_genuine_accepted')}).")
+            f"{row_cell(clean, 'real_genuine_accepted')}; degraded inputs: "
+            f"{row_cell(degraded, 'real_genuine_accepted')}).")
 
 
 def conclude_quality(table: pd.DataFrame) -> str:

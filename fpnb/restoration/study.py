@@ -533,4 +533,3 @@ def real_print_examples(check: RealPrintCheck, n: int = 3) -> list[int]:
     """Indices of the n real prints the model restores worst and the n it restores best (minutiae F1)."""
     order = list(check.prints.sort_values("minutiae_f1_restored", kind="stable").index)
     return order[:n] + [i for i in order[-n:] if i not in order[:n]]
-
