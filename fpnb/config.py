@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,15 +172,30 @@ class Paths:
 paths = Paths(Path(os.environ.get("FPNB_ROOT", Path(__file__).resolve().parent.parent)))
 
 
+METRIC_DIGITS = 6  # significant digits of a saved metric: thread counts and BLAS builds move the 8th or later
+
+
 def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
-    """Write a notebook's headline numbers as JSON for the report index."""
+    """Write a notebook's headline numbers as JSON for the report index, floats to ``METRIC_DIGITS``
+    significant digits (so a rebuild on another machine rewrites the same bytes)."""
     out = paths.metrics_file(profile, name)
-    return write_text(out, json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+    return write_text(out, json.dumps(_rounded(metrics), indent=2, sort_keys=True, default=float) + "\n")
+
+
+def _rounded(value, digits: int = METRIC_DIGITS):
+    """Every float inside dicts, lists and tuples to ``digits`` significant digits (numpy scalars included)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, digits) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    return _significant(value, digits)
 
 
 def _significant(value, digits: int = 4):
-    """A float to ``digits`` significant digits; any other value as it is."""
-    return float(f"{value:.{digits}g}") if isinstance(value, float) else value
+    """A float to ``digits`` significant digits; any other value (NaN and infinities too) as it is."""
+    return float(f"{value:.{digits}g}") if isinstance(value, float) and math.isfinite(value) else value
 
 
 def load_timings(profile: str | Profile, report_dir: Path | None = None) -> dict[str, dict]:

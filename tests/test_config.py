@@ -1,3 +1,6 @@
+import json
+
+import numpy as np
 import pytest
 
 from fpnb import config
@@ -29,17 +32,13 @@ def test_overrides_are_typed():
 
 def test_save_metrics_writes_json(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "paths", Paths(tmp_path))
-    out = save_metrics("smoke", "zz_test", {"a": 1.5})
+    out = save_metrics("smoke", "zz_test", {"a": 1.5, "b": {"c": [3.8838556904613255, np.float32(0.1), 7]}, "d": "x"})
     assert out == tmp_path / "reports" / "smoke" / "metrics" / "zz_test.json"
-    assert '"a": 1.5' in out.read_text()
+    assert json.loads(out.read_text()) == {"a": 1.5, "b": {"c": [3.88386, 0.1, 7]}, "d": "x"}
     assert not list(out.parent.glob(".tmp-*"))
 
 
 def test_save_timings_merges_one_entry_per_name_rounded_to_four_digits(tmp_path, monkeypatch):
-    import json
-
-    import numpy as np
-
     monkeypatch.setattr(config, "paths", Paths(tmp_path))
     assert config.load_timings("smoke") == {}
     out = config.save_timings("smoke", "unet_mse", {"ms_per_image": 123.456789})
@@ -58,8 +57,6 @@ def test_only_the_smoke_profile_keeps_weights_to_itself():
 
 
 def test_shipped_profile_is_the_one_most_cards_name(tmp_path, monkeypatch):
-    import json
-
     monkeypatch.setattr(config, "paths", Paths(tmp_path))
     (tmp_path / "weights").mkdir()
     assert config.shipped_profile() == "smoke"

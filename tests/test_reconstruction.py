@@ -79,8 +79,7 @@ def test_encoder_steps_give_finite_losses_change_weights_and_resume(generator, t
     pairs = {"maps": np.random.default_rng(0).random((6, 3, 32, 32), dtype=np.float32),
              "images": np.random.default_rng(1).random((6, 32, 32), dtype=np.float32),
              "w": np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32),
-             "noise": [np.random.default_rng(3).standard_normal((6, 1, m.shape[-1], m.shape[-1])).astype(np.float32)
-                       for m in generator.fixed_noise()]}
+             "seeds": [10, 11, 12, 13, 14, 15]}  # the noise loss draws their noise maps again
     torch.manual_seed(0)
     printnet = PrintNet((4, 8, 8, 8)).eval().requires_grad_(False)
     weights = {"l2": 1.0, "perceptual": 0.8, "fingernet": 1.0, "latent": 1.0, "noise": 0.1}
@@ -108,9 +107,20 @@ def test_generated_pairs_carry_each_seeds_noise(generator):
     from fpnb.synthesis.sampling import sample
 
     pairs = rc.make_pairs(generator, [5, 6], truncation=0.7)
-    assert [n.shape for n in pairs["noise"]] == [(2, 1, m.shape[-1], m.shape[-1]) for m in generator.fixed_noise()]
+    assert pairs["seeds"] == [5, 6] and "noise" not in pairs  # seed_noise draws the maps again from the seeds
     np.testing.assert_allclose(pairs["images"], sample(generator, [5, 6], 0.7), atol=1e-6)
-    assert pairs["maps"].shape == (2, 3, 32, 32)
+    assert pairs["maps"].shape == (2, 3, 32, 32) and pairs["maps"].dtype == np.float32
+    chunked, found = rc.maps_of(pairs["images"], pairs["scale"], chunk=1)
+    np.testing.assert_array_equal(chunked, pairs["maps"])
+    assert [len(m) for m in found] == [len(m) for m in pairs["minutiae"]]
+
+
+def test_a_noise_loss_without_seeds_is_refused(generator):
+    pairs = {"maps": np.zeros((2, 3, 32, 32), np.float32), "images": np.zeros((2, 32, 32), np.float32),
+             "w": np.zeros((2, 16), np.float32)}
+    with pytest.raises(ValueError, match="seeds"):
+        rc.train_encoder(generator, None, pairs, get_profile("smoke"), loss_weights={"l2": 1.0, "noise": 0.1},
+                         steps=1, retrain=True)
 
 
 def test_cached_pairs_read_back_what_was_made_and_key_on_the_seeds(generator, prints, tmp_path, monkeypatch):
@@ -129,8 +139,6 @@ def test_cached_pairs_read_back_what_was_made_and_key_on_the_seeds(generator, pr
     assert calls == [[5, 6]]  # the second call read the cache
     for key in ("images", "w", "maps"):
         np.testing.assert_array_equal(again[key], first[key])
-    for a, b in zip(again["noise"], first["noise"], strict=True):
-        np.testing.assert_array_equal(a, b)
     assert [len(m) for m in again["minutiae"]] == [len(m) for m in first["minutiae"]] and len(first["minutiae"][0])
     for a, b in zip(again["minutiae"], first["minutiae"]):
         for field in ("x", "y", "angle", "kind", "quality"):

@@ -68,10 +68,11 @@ def native_features(image: np.ndarray) -> tuple:
     return minutiae, points
 
 
-def maps_of(images: np.ndarray, scale: float) -> tuple[np.ndarray, list]:
+def maps_of(images: np.ndarray, scale: float, chunk: int = 256) -> tuple[np.ndarray, list]:
     """3-channel minutiae maps (N x 3 x R x R float32) of R px prints, and their minutiae at R px.
 
-    Extraction runs at 500 ppi (``to_native``); dots and lines are scaled down with the
+    Extraction runs at 500 ppi (``to_native``, ``chunk`` prints at a time, so that 10,000 prints
+    at 256 px need no second copy at that scale); dots and lines are scaled down with the
     coordinates but kept at least 1 px wide and 3 px long so that they survive at R px.
     """
     from fpnb.identity.matchers import Minutiae
@@ -80,21 +81,23 @@ def maps_of(images: np.ndarray, scale: float) -> tuple[np.ndarray, list]:
     shape = images.shape[1:]
     sigma = max(1.0, MAP_SIGMA_PX / scale)
     line = max(3, int(round(MAP_LINE_PX / scale)))
-    maps, found = [], []
-    for image in to_native(images, scale):
-        minutiae, points = native_features(image)
-        small = Minutiae(minutiae.x / scale, minutiae.y / scale, minutiae.angle, minutiae.kind, minutiae.quality)
-        maps.append(minutiae_map(small, points / scale, shape, sigma=sigma, line_length=line))
-        found.append(small)
-    return np.stack(maps).astype(np.float32), found
+    maps, found = np.zeros((len(images), 3, *shape), np.float32), []
+    for start in range(0, len(images), chunk):
+        for k, image in enumerate(to_native(images[start:start + chunk], scale), start):
+            minutiae, points = native_features(image)
+            small = Minutiae(minutiae.x / scale, minutiae.y / scale, minutiae.angle, minutiae.kind, minutiae.quality)
+            maps[k] = minutiae_map(small, points / scale, shape, sigma=sigma, line_length=line)
+            found.append(small)
+    return maps, found
 
 
 def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0.7,
                scale: float | None = None) -> dict:
     """Generated prints (each seed's w and noise maps) and their minutiae maps.
 
-    Keys: images N x R x R in [0, 1], w N x D, noise (one N x 1 x r x r array per layer),
-    maps N x 3 x R x R, minutiae, seeds, scale, truncation.
+    Keys: images N x R x R in [0, 1], w N x D, maps N x 3 x R x R, minutiae, seeds, scale,
+    truncation. The noise maps are not kept (at 256 px they outweigh everything else):
+    ``sampling.seed_noise(generator, seeds)`` draws them again.
     """
     from fpnb.synthesis.sampling import render, seed_latents, seed_noise
 
@@ -104,8 +107,8 @@ def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0
     noise = [n.cpu() for n in seed_noise(generator, seeds)] if seeds else []
     images = render(generator, w, noise=noise or None)
     maps, minutiae = maps_of(images, scale)
-    return {"images": images, "w": w.numpy(), "noise": [n.numpy() for n in noise], "maps": maps,
-            "minutiae": minutiae, "seeds": seeds, "scale": scale, "truncation": truncation}
+    return {"images": images, "w": w.numpy(), "maps": maps, "minutiae": minutiae, "seeds": seeds, "scale": scale,
+            "truncation": truncation}
 
 
 def cached_pairs(generator: Generator, seeds: Sequence[int], truncation: float, scale: float,
@@ -123,7 +126,6 @@ def cached_pairs(generator: Generator, seeds: Sequence[int], truncation: float, 
             ends = np.cumsum(z["counts"])[:-1]
             columns = [np.split(z["m_" + f], ends) for f in fields]
             return {"images": z["images"], "w": z["w"], "maps": z["maps"],
-                    "noise": [z[f"noise_{i}"] for i in range(int(z["n_noise"]))],
                     "minutiae": [Minutiae(*parts) for parts in zip(*columns)],
                     "seeds": seeds, "scale": scale, "truncation": truncation}
     pairs = make_pairs(generator, seeds, truncation, scale)
@@ -131,9 +133,8 @@ def cached_pairs(generator: Generator, seeds: Sequence[int], truncation: float, 
     minutiae = pairs["minutiae"]
     arrays = {"m_" + f: np.concatenate([getattr(m, f) for m in minutiae]) if minutiae else np.zeros(0) for f in fields}
     partial = path.with_suffix(".partial.npz")
-    np.savez(partial, images=pairs["images"], w=pairs["w"], maps=pairs["maps"], n_noise=len(pairs["noise"]),
-             counts=np.array([len(m) for m in minutiae], np.int64), **arrays,
-             **{f"noise_{i}": n for i, n in enumerate(pairs["noise"])})
+    np.savez(partial, images=pairs["images"], w=pairs["w"], maps=pairs["maps"],
+             counts=np.array([len(m) for m in minutiae], np.int64), **arrays)
     partial.replace(path)
     return pairs
 
@@ -374,11 +375,13 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
     Adam (Ranger is not installed) with cosine decay from ``lr``; batches are a function of
     (seed, step), so a resumed run continues exactly. A checkpoint made with other settings is
     not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent, noise (the
-    last two need ``pairs["w"]`` and ``pairs["noise"]``). ``precision`` (default: the profile's,
+    last two need ``pairs["w"]`` and ``pairs["seeds"]``, whose noise maps are drawn again per batch). ``precision`` (default: the profile's,
     ``fpnb.precision.resolve``): ``bf16`` runs the losses under bfloat16 autocast (1.85x faster a
     step at 128 px here); weights and optimiser state stay float32. ``pairs`` may be None when the
     shipped encoder is to be loaded.
     """
+    from fpnb.synthesis.sampling import seed_noise
+
     weights = dict(LOSS_WEIGHTS if loss_weights is None else loss_weights)
     precision = precision or resolve(profile)
     steps = profile.encoder_steps if steps is None else steps
@@ -394,7 +397,9 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
     maps = torch.as_tensor(pairs["maps"])
     images = torch.as_tensor(pairs["images"])
     w = torch.as_tensor(pairs["w"])
-    noise = [torch.as_tensor(n) for n in pairs.get("noise", [])]
+    seeds = pairs.get("seeds")
+    if weights.get("noise", 0) and seeds is None:
+        raise ValueError("train_encoder: a noise loss needs pairs['seeds'] (their noise maps are drawn from them)")
     torch.manual_seed(seed)
     encoder = build_encoder(generator, channels, noise=noise_maps)
     optimiser = torch.optim.Adam(encoder.parameters(), lr=lr)
@@ -415,9 +420,10 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
     while step < steps:
         started = time.perf_counter()
         index = torch.randint(len(maps), (batch_size,), generator=step_rng(seed, step))
+        true_noise = seed_noise(generator, [seeds[i] for i in index.tolist()]) if weights.get("noise", 0) else None
         with torch_autocast(precision):
             total, parts = encoder_losses(encoder, generator, printnet, maps[index], images[index], w[index], weights,
-                                          [n[index] for n in noise])
+                                          true_noise)
         optimiser.zero_grad(set_to_none=True)
         total.backward()
         optimiser.step()
