@@ -115,6 +115,14 @@ def test_generated_pairs_carry_each_seeds_noise(generator):
     assert [len(m) for m in found] == [len(m) for m in pairs["minutiae"]]
 
 
+def test_pairs_drawn_chunk_by_chunk_are_the_prints_sample_draws(generator, monkeypatch):
+    from fpnb.synthesis.sampling import sample
+
+    monkeypatch.setattr(rc, "PAIRS_CHUNK", 16)  # 20 seeds: a full chunk and a partial one
+    pairs = rc.make_pairs(generator, range(20, 40), truncation=0.7)
+    np.testing.assert_allclose(pairs["images"], sample(generator, range(20, 40), 0.7), atol=1e-6)
+
+
 def test_a_noise_loss_without_seeds_is_refused(generator):
     pairs = {"maps": np.zeros((2, 3, 32, 32), np.float32), "images": np.zeros((2, 32, 32), np.float32),
              "w": np.zeros((2, 16), np.float32)}

@@ -91,6 +91,9 @@ def maps_of(images: np.ndarray, scale: float, chunk: int = 256) -> tuple[np.ndar
     return maps, found
 
 
+PAIRS_CHUNK = 256  # prints drawn at once by make_pairs (a multiple of render's batch, so outputs do not change)
+
+
 def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0.7,
                scale: float | None = None) -> dict:
     """Generated prints (each seed's w and noise maps) and their minutiae maps.
@@ -104,8 +107,11 @@ def make_pairs(generator: Generator, seeds: Sequence[int], truncation: float = 0
     seeds = [int(s) for s in seeds]
     scale = native_scale(generator.resolution) if scale is None else scale
     w = seed_latents(generator, seeds, truncation).cpu()
-    noise = [n.cpu() for n in seed_noise(generator, seeds)] if seeds else []
-    images = render(generator, w, noise=noise or None)
+    images = np.zeros((len(seeds), generator.resolution, generator.resolution), np.float32)
+    for start in range(0, len(seeds), PAIRS_CHUNK):  # one chunk's noise maps at a time
+        chunk = seeds[start:start + PAIRS_CHUNK]
+        images[start:start + len(chunk)] = render(generator, w[start:start + len(chunk)],
+                                                  noise=seed_noise(generator, chunk))
     maps, minutiae = maps_of(images, scale)
     return {"images": images, "w": w.numpy(), "maps": maps, "minutiae": minutiae, "seeds": seeds, "scale": scale,
             "truncation": truncation}
