@@ -381,9 +381,10 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
     Adam (Ranger is not installed) with cosine decay from ``lr``; batches are a function of
     (seed, step), so a resumed run continues exactly. A checkpoint made with other settings is
     not resumed but replaced. ``loss_weights`` keys: l2, perceptual, fingernet, latent, noise (the
-    last two need ``pairs["w"]`` and ``pairs["seeds"]``, whose noise maps are drawn again per batch). ``precision`` (default: the profile's,
-    ``fpnb.precision.resolve``): ``bf16`` runs the losses under bfloat16 autocast (1.85x faster a
-    step at 128 px here); weights and optimiser state stay float32. ``pairs`` may be None when the
+    last two need ``pairs["w"]`` and ``pairs["seeds"]``, whose noise maps are drawn again per batch).
+    ``precision`` (default: the profile's, ``fpnb.precision.resolve``): ``bf16`` runs the losses
+    under bfloat16 autocast (1.85x faster a step at 128 px here); weights and optimiser state stay
+    float32. ``pairs`` may be None when the
     shipped encoder is to be loaded.
     """
     from fpnb.synthesis.sampling import seed_noise
