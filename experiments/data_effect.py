@@ -48,7 +48,7 @@ def per_seed(model, threshold: float, real: Path, seeds: int) -> pd.DataFrame:
     """One row per (degradation seed, kind): mean minutiae F1 and genuine / impostor acceptance."""
     rows = []
     for s in range(seeds):
-        check = study.real_print_check(model, threshold, real, seed=1000 * s)
+        check = study.real_print_check(model, study.real_print_baseline(threshold, real, seed=1000 * s))
         summary = study.real_print_summary(check)
         for kind in ("degraded", "restored"):
             rows.append({"seed": s, "kind": kind, "minutiae_f1": summary[f"minutiae_f1_{kind}"],

@@ -279,10 +279,12 @@ def test_evaluate_measures_inference_time_beside_the_per_image_table(tiny_set):
 
 
 def test_real_print_check_pairs_every_print_with_every_other_clean_print():
-    from fpnb.restoration.study import real_print_check, real_print_summary
+    from fpnb.restoration.study import real_print_baseline, real_print_check, real_print_summary
 
     keras.utils.set_random_seed(0)
-    check = real_print_check(r.unet(depth=2, base_filters=4), threshold=40.0)
+    baseline = real_print_baseline(threshold=40.0)
+    check = real_print_check(r.unet(depth=2, base_filters=4), baseline)
+    assert baseline.restored is None and "score_restored" not in baseline.pairs  # the baseline is left as it was
     assert list(check.prints["finger"]) == ["p1", "p1", "p2"]
     assert len(check.pairs) == 6 and check.pairs["genuine"].sum() == 2  # p1_1 <-> p1_2, both ways
     assert check.restored.shape == check.clean.shape == check.degraded.shape

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -448,43 +448,64 @@ def ceiling_summary(table: pd.DataFrame, seed: int = 0) -> dict:
 
 @dataclass
 class RealPrintCheck:
-    """Real prints degraded by the study's pipeline and restored: per-print and per-pair tables, the images."""
+    """Real prints degraded by the study's pipeline, restored once a model has run: per-print and per-pair
+    tables, the images, the clean prints' minutiae and the acceptance threshold."""
 
     prints: pd.DataFrame
     pairs: pd.DataFrame
     clean: np.ndarray
+    inputs: np.ndarray
     degraded: np.ndarray
-    restored: np.ndarray
+    truths: list
+    threshold: float
+    restored: np.ndarray | None = None
 
 
-def real_print_check(model, threshold: float, folder: str | Path = REAL_FIXTURE, seed: int = 0,
-                     matcher: str = MATCHER) -> RealPrintCheck:
+def _score_against_clean(check: RealPrintCheck, kind: str, probes: np.ndarray, matcher: str) -> None:
+    """Add ``score_<kind>`` and ``accepted_<kind>`` to ``check.pairs``: each probe against its clean reference."""
+    position = {name: k for k, name in enumerate(check.prints["file"])}
+    index = np.column_stack([check.pairs["probe"].map(position), check.pairs["reference"].map(position) + len(probes)])
+    scores = score_pair_list(matcher, [*probes, *check.clean], index)
+    check.pairs[f"score_{kind}"] = scores
+    check.pairs[f"accepted_{kind}"] = scores >= check.threshold
+
+
+def real_print_baseline(threshold: float, folder: str | Path = REAL_FIXTURE, seed: int = 0,
+                        matcher: str = MATCHER) -> RealPrintCheck:
     """Degrade each real print of ``folder`` (``datasets.load_print_folder``; one size, named
-    ``<finger>_<impression>``) with seed ``seed + k``, restore it, and score: minutiae F1 against the clean
-    print, and the matcher's score against every clean *other* print, accepted at ``threshold``; the clean
-    and degraded prints are scored the same way as baselines."""
+    ``<finger>_<impression>``) with seed ``seed + k`` and score the clean and degraded prints, the baselines
+    of every model: minutiae F1 against the clean print, and the matcher's score against every clean *other*
+    print, accepted at ``threshold``. ``real_print_check`` adds a model's restorations."""
     from fpnb.data.degradations import degrade
-    from fpnb.restoration.models import predict_batch
 
     clean, files = load_print_folder(folder)
     fingers = [finger_of(f) for f in files]
-    degraded = np.stack([degrade(image, seed + k) for k, image in enumerate(clean)])
-    restored = predict_batch(model, degraded)
-    grey = degraded.mean(axis=3).astype(np.float32) / 255.0
+    inputs = np.stack([degrade(image, seed + k) for k, image in enumerate(clean)])
+    grey = inputs.mean(axis=3).astype(np.float32) / 255.0
     truths = [extract_minutiae(image) for image in clean]
-    prints = pd.DataFrame([{"file": f, "finger": finger,
-                            "minutiae_f1_degraded": minutiae_prf(extract_minutiae(g), truth)["f1"],
-                            "minutiae_f1_restored": minutiae_prf(extract_minutiae(r), truth)["f1"]}
-                           for f, finger, g, r, truth in zip(files, fingers, grey, restored, truths)])
-    scorer = get_matcher(matcher)
-    rows = []
-    for i, j in ((i, j) for i in range(len(files)) for j in range(len(files)) if i != j):
-        row = {"probe": files[i], "reference": files[j], "finger": fingers[i], "genuine": fingers[i] == fingers[j]}
-        for kind, probes in (("clean", clean), ("degraded", grey), ("restored", restored)):
-            row[f"score_{kind}"] = scorer.score(probes[i], clean[j])
-            row[f"accepted_{kind}"] = bool(row[f"score_{kind}"] >= threshold)
-        rows.append(row)
-    return RealPrintCheck(prints, pd.DataFrame(rows), clean, grey, restored)
+    prints = pd.DataFrame({"file": files, "finger": fingers,
+                           "minutiae_f1_degraded": [minutiae_prf(extract_minutiae(g), truth)["f1"]
+                                                    for g, truth in zip(grey, truths)]})
+    index = [(i, j) for i in range(len(files)) for j in range(len(files)) if i != j]
+    pairs = pd.DataFrame([{"probe": files[i], "reference": files[j], "finger": fingers[i],
+                           "genuine": fingers[i] == fingers[j]} for i, j in index])
+    check = RealPrintCheck(prints, pairs, clean, inputs, grey, truths, threshold)
+    for kind, probes in (("clean", clean), ("degraded", grey)):
+        _score_against_clean(check, kind, probes, matcher)
+    return check
+
+
+def real_print_check(model, baseline: RealPrintCheck, matcher: str = MATCHER) -> RealPrintCheck:
+    """``baseline`` (``real_print_baseline``) with the model's restorations of its degraded prints scored the
+    same way: minutiae F1 against the clean print, matcher scores against every clean other print."""
+    from fpnb.restoration.models import predict_batch
+
+    restored = predict_batch(model, baseline.inputs)
+    prints = baseline.prints.assign(minutiae_f1_restored=[minutiae_prf(extract_minutiae(r), truth)["f1"]
+                                                          for r, truth in zip(restored, baseline.truths)])
+    check = replace(baseline, prints=prints, pairs=baseline.pairs.copy(), restored=restored)
+    _score_against_clean(check, "restored", restored, matcher)
+    return check
 
 
 def real_print_summary(check: RealPrintCheck, seed: int = 0) -> dict:
