@@ -4,7 +4,7 @@ For the full profile's generator (shipped weights, or ``--generator`` a finished
 global SeFa (every conv layer, as notebook 10) and SeFa over each band of layers (``--bands``, sides
 in px), the top ``--top`` directions of each, edited on ``--n`` evaluation seeds at |degree| <= 3 and
 scored like notebook 10 (``editing.identity_preserving`` at the Bozorth3 threshold for FAR 0.1 % among
-prints of 200 other seeds). Writes reports/full/experiments/sefa_layers[_RES].json.
+prints of 200 other seeds). Writes reports/full/experiments/sefa_layers_<resolution>px.json.
 
     python experiments/sefa_layers.py [--n 40] [--top 5]
 """
@@ -57,8 +57,7 @@ def main() -> None:
             keeps["identity_preserving"]]], **{k: keeps[k].round(4).to_dict() for k in
                                                ("worst_match_rate", "effect", "effect_over_visible")}}
         print(name, keeps.round(3).to_string(), sep="\n", flush=True)
-    suffix = "" if generator.resolution == profile.gan_resolution else f"_{generator.resolution}px"
-    out = paths.reports / "full" / "experiments" / f"sefa_layers{suffix}.json"
+    out = paths.reports / "full" / "experiments" / f"sefa_layers_{generator.resolution}px.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
 
 
