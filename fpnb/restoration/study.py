@@ -17,7 +17,7 @@ import pandas as pd
 
 from fpnb.config import Profile, load_timings, paths, save_timings
 from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
-from fpnb.identity.matchers import extract_minutiae, get_matcher
+from fpnb.identity.matchers import extract_minutiae
 from fpnb.identity.scoring import score_pair_list, worker_matcher
 from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
@@ -449,7 +449,7 @@ def ceiling_summary(table: pd.DataFrame, seed: int = 0) -> dict:
 @dataclass
 class RealPrintCheck:
     """Real prints degraded by the study's pipeline, restored once a model has run: per-print and per-pair
-    tables, the images, the clean prints' minutiae and the acceptance threshold."""
+    tables, the images, the clean prints' minutiae, the matcher and its acceptance threshold."""
 
     prints: pd.DataFrame
     pairs: pd.DataFrame
@@ -457,15 +457,16 @@ class RealPrintCheck:
     inputs: np.ndarray
     degraded: np.ndarray
     truths: list
+    matcher: str
     threshold: float
     restored: np.ndarray | None = None
 
 
-def _score_against_clean(check: RealPrintCheck, kind: str, probes: np.ndarray, matcher: str) -> None:
+def _score_against_clean(check: RealPrintCheck, kind: str, probes: np.ndarray) -> None:
     """Add ``score_<kind>`` and ``accepted_<kind>`` to ``check.pairs``: each probe against its clean reference."""
     position = {name: k for k, name in enumerate(check.prints["file"])}
     index = np.column_stack([check.pairs["probe"].map(position), check.pairs["reference"].map(position) + len(probes)])
-    scores = score_pair_list(matcher, [*probes, *check.clean], index)
+    scores = score_pair_list(check.matcher, [*probes, *check.clean], index)
     check.pairs[f"score_{kind}"] = scores
     check.pairs[f"accepted_{kind}"] = scores >= check.threshold
 
@@ -489,22 +490,22 @@ def real_print_baseline(threshold: float, folder: str | Path = REAL_FIXTURE, see
     index = [(i, j) for i in range(len(files)) for j in range(len(files)) if i != j]
     pairs = pd.DataFrame([{"probe": files[i], "reference": files[j], "finger": fingers[i],
                            "genuine": fingers[i] == fingers[j]} for i, j in index])
-    check = RealPrintCheck(prints, pairs, clean, inputs, grey, truths, threshold)
+    check = RealPrintCheck(prints, pairs, clean, inputs, grey, truths, matcher, threshold)
     for kind, probes in (("clean", clean), ("degraded", grey)):
-        _score_against_clean(check, kind, probes, matcher)
+        _score_against_clean(check, kind, probes)
     return check
 
 
-def real_print_check(model, baseline: RealPrintCheck, matcher: str = MATCHER) -> RealPrintCheck:
+def real_print_check(model, baseline: RealPrintCheck) -> RealPrintCheck:
     """``baseline`` (``real_print_baseline``) with the model's restorations of its degraded prints scored the
-    same way: minutiae F1 against the clean print, matcher scores against every clean other print."""
+    same way: minutiae F1 against the clean print, the baseline's matcher against every clean other print."""
     from fpnb.restoration.models import predict_batch
 
     restored = predict_batch(model, baseline.inputs)
     prints = baseline.prints.assign(minutiae_f1_restored=[minutiae_prf(extract_minutiae(r), truth)["f1"]
                                                           for r, truth in zip(restored, baseline.truths)])
     check = replace(baseline, prints=prints, pairs=baseline.pairs.copy(), restored=restored)
-    _score_against_clean(check, "restored", restored, matcher)
+    _score_against_clean(check, "restored", restored)
     return check
 
 
