@@ -278,6 +278,18 @@ def test_evaluate_measures_inference_time_beside_the_per_image_table(tiny_set):
     assert "ms_per_image" not in evaluation.table and evaluation.ms_per_image > 0
 
 
+def test_score_restorations_gives_perfect_pixel_and_minutiae_scores_to_the_targets_themselves(tiny_set):
+    from fpnb.data.datasets import load_pairs
+    from fpnb.identity.matchers import extract_minutiae
+    from fpnb.restoration.study import score_restorations
+
+    _, targets, names = load_pairs(tiny_set, "training")
+    table, cross = score_restorations(targets, targets, names)
+    found = np.array([len(extract_minutiae(t)) > 0 for t in targets])  # a 96x80 print may hold none
+    assert np.allclose(table["ssim"], 1.0) and found.any() and np.allclose(table["minutiae_f1"][found], 1.0)
+    assert not (cross["restored"] == cross["reference"]).any()  # a print is never its own reference
+
+
 def test_real_print_check_pairs_every_print_with_every_other_clean_print():
     from fpnb.restoration.study import real_print_baseline, real_print_check, real_print_summary
 

@@ -258,6 +258,14 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
     start = time.perf_counter()
     preds = np.concatenate([predict_batch(model, inputs[i:i + 1]) for i in range(len(inputs))])
     ms_per_image = (time.perf_counter() - start) * 1e3 / len(inputs)
+    table, cross = score_restorations(preds, targets, names, matcher, seed)
+    return Evaluation(table, cross, inputs, targets, preds, ms_per_image)
+
+
+def score_restorations(preds: np.ndarray, targets: np.ndarray, names: list[str], matcher: str = MATCHER,
+                       seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-image scores of restorations against their clean targets (pixels, minutiae, same-impression
+    match) and the cross-impression pair scores against the clean other impressions (``evaluate``'s tables)."""
     scorer = worker_matcher(matcher)  # the matcher score_pair_list uses in this process: templates extracted once
     rows = []
     for name, pred, target in zip(names, preds, targets):
@@ -271,7 +279,7 @@ def evaluate(model, root: Path, split: str = "test", n: int | None = None,
     cross = pd.DataFrame({"restored": [names[i] for i in pairs[:, 0]], "reference": [names[j] for j in pairs[:, 1]],
                           "identity": [identity_of(names[i]) for i in pairs[:, 0]],
                           "genuine": np.arange(len(pairs)) < len(genuine), "score": scores})
-    return Evaluation(pd.DataFrame(rows), cross, inputs, targets, preds, ms_per_image)
+    return pd.DataFrame(rows), cross
 
 
 def save_evaluation(evaluation: Evaluation, profile: Profile, run: RestorationRun) -> None:
