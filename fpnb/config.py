@@ -7,8 +7,12 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fpnb.files import file_lock, write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROFILE_ENV = "FPNB_PROFILE"
 PROFILE_NAMES = ("smoke", "quick", "full")
@@ -180,6 +184,16 @@ def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
     significant digits (so a rebuild on another machine rewrites the same bytes)."""
     out = paths.metrics_file(profile, name)
     return write_text(out, json.dumps(_rounded(metrics), indent=2, sort_keys=True, default=float) + "\n")
+
+
+def save_table(profile: str | Profile, name: str, table: pd.DataFrame, index: bool = True) -> Path:
+    """Write a per-item CSV table (``paths.table``) with every float, those in list or tuple cells such as
+    intervals too, to ``METRIC_DIGITS`` significant digits, like ``save_metrics``."""
+    def cell(value):
+        return tuple(_rounded(value)) if isinstance(value, tuple) else _rounded(value)
+
+    rounded = table.apply(lambda column: column.map(cell) if column.dtype.kind in "fO" else column)
+    return write_text(paths.table(profile, name), rounded.to_csv(index=index))
 
 
 def _rounded(value, digits: int = METRIC_DIGITS):

@@ -38,6 +38,21 @@ def test_save_metrics_writes_json(tmp_path, monkeypatch):
     assert not list(out.parent.glob(".tmp-*"))
 
 
+def test_save_table_rounds_floats_in_columns_and_interval_cells_and_leaves_the_rest(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr(config, "paths", Paths(tmp_path))
+    table = pd.DataFrame({"name": ["a", "b"], "n": [400, 1200], "ssim": [0.8816145725886254, float("nan")],
+                          "ssim_ci": [[0.8782885435906005, 0.8848683994559275], (0.1234567891, 1.0)]},
+                         index=["x", "y"])
+    out = config.save_table("smoke", "zz_table", table)
+    assert out == tmp_path / "reports" / "smoke" / "tables" / "zz_table.csv"
+    assert out.read_text().splitlines() == [",name,n,ssim,ssim_ci", 'x,a,400,0.881615,"[0.878289, 0.884868]"',
+                                            'y,b,1200,,"(0.123457, 1.0)"']
+    assert table.loc["x", "ssim"] == 0.8816145725886254  # the caller's frame is left as it was
+    assert config.save_table("smoke", "zz_table", table, index=False).read_text().startswith("name,n,")
+
+
 def test_save_timings_merges_one_entry_per_name_rounded_to_four_digits(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "paths", Paths(tmp_path))
     assert config.load_timings("smoke") == {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fpnb.config import Profile, paths, save_metrics
+from fpnb.config import Profile, paths, save_metrics, save_table
 
 HYPERPARAMETERS = ("base_filters", "depth", "batch_norm", "dropout", "learning_rate", "loss", "ms_ssim_weight")
 # Widths that serve one 400x275 print within the 50 ms goal in bfloat16 on 2 cores: 16 filters took
@@ -94,7 +94,7 @@ def search_or_reuse(profile: Profile, root: Path, seed: int = 0, rerun: bool = F
         return pd.read_csv(table_file, index_col="trial"), f"saved {table_file.name}"
     table = search(profile, root, seed)
     best = table.iloc[0]
-    table.to_csv(table_file)
+    save_table(profile, RESULT, table)
     save_metrics(profile, RESULT, {"n_trials": len(table), "best_val_ssim": float(best["val_ssim"]),
                                    "best": {k: best[k] for k in HYPERPARAMETERS}, "settings": wanted})
     return table, "searched here"

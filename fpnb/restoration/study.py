@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fpnb.config import Profile, load_timings, paths, save_timings
+from fpnb.config import Profile, load_timings, paths, save_table, save_timings
 from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae
 from fpnb.identity.scoring import score_pair_list, worker_matcher
@@ -285,8 +285,8 @@ def score_restorations(preds: np.ndarray, targets: np.ndarray, names: list[str],
 def save_evaluation(evaluation: Evaluation, profile: Profile, run: RestorationRun) -> None:
     """The per-image table and the cross-impression scores, where ``comparison`` reads them; the inference
     time goes to the build's ``timings.json`` (``inference_times``)."""
-    evaluation.table.to_csv(paths.table(profile, run.name), index=False)
-    evaluation.cross.to_csv(paths.table(profile, f"{run.name}-cross"), index=False)
+    save_table(profile, run.name, evaluation.table, index=False)
+    save_table(profile, f"{run.name}-cross", evaluation.cross, index=False)
     save_timings(profile, run.name, {"ms_per_image": evaluation.ms_per_image})
 
 
