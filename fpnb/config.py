@@ -189,19 +189,17 @@ def save_metrics(profile: str | Profile, name: str, metrics: dict) -> Path:
 def save_table(profile: str | Profile, name: str, table: pd.DataFrame, index: bool = True) -> Path:
     """Write a per-item CSV table (``paths.table``) with every float, those in list or tuple cells such as
     intervals too, to ``METRIC_DIGITS`` significant digits, like ``save_metrics``."""
-    def cell(value):
-        return tuple(_rounded(value)) if isinstance(value, tuple) else _rounded(value)
-
-    rounded = table.apply(lambda column: column.map(cell) if column.dtype.kind in "fO" else column)
+    rounded = table.apply(lambda column: column.map(_rounded) if column.dtype.kind in "fO" else column)
     return write_text(paths.table(profile, name), rounded.to_csv(index=index))
 
 
 def _rounded(value, digits: int = METRIC_DIGITS):
-    """Every float inside dicts, lists and tuples to ``digits`` significant digits (numpy scalars included)."""
+    """Every float inside dicts, lists and tuples (kept as such) to ``digits`` significant digits (numpy
+    scalars included)."""
     if isinstance(value, dict):
         return {k: _rounded(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_rounded(v, digits) for v in value]
+        return type(value)(_rounded(v, digits) for v in value)
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
     return _significant(value, digits)
