@@ -105,21 +105,26 @@ def test(c, k="", notebooks=True):
 
 @task(help={
     "profile": "smoke / quick / full (default: the profile of the shipped weights, else smoke)",
-    "only": "rerun only the notebook runs whose name starts with this, e.g. 05 or 05_unet_loss-ms_ssim_l1",
+    "only": "rerun only the notebook runs whose name starts with this, e.g. 04 or 04_restoration_loss-ms_ssim_l1",
     "start": "resume the rebuild from the notebook whose name starts with this",
     "retrain": "train even where matching shipped weights exist",
-    "jobs": "notebooks run side by side, each once the notebooks it reads have finished (default 1; the smoke "
-            "build, mostly kernel start-up, gains from 2)",
+    "jobs": "notebooks run side by side, each once the notebooks it reads have finished, the longest of the "
+            "last build first (default: one per core)",
     "param": "name=value, a parameter for the notebooks that declare it (repeatable), e.g. gan_steps=3900",
+    "check": "then compare the rebuilt metrics and tables with the committed ones, as check-report does",
 }, iterable=["param"])
-def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=None):
-    """Run the numbered notebooks with papermill and build reports/<profile>/index.html."""
+def report(c, profile=None, only=None, start=None, retrain=False, jobs=0, param=None, check=False):
+    """Run the numbered notebooks with papermill and build reports/<profile>/index.html.
+
+    The profile names the real prints notebooks 02 and 05 read (full: pyfnprint, fetched here once when
+    missing); without them they read the 3-print fixture and write its results apart (fpnb.data.real_sets)."""
     import ast
     import functools
     import json
     import time
 
-    from fpnb.config import paths, shipped_profile
+    from fpnb.config import get_profile, paths, shipped_profile
+    from fpnb.data.real_sets import FETCH_ENV, resolve_real_set
     from fpnb.report import NotebookFailed, build_index, discover, execute, run_all
 
     settings = {}
@@ -134,6 +139,10 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=
     started = time.time()  # the index flags every notebook page older than this build
     profile = profile or shipped_profile()
     out_dir = paths.report_dir(profile)
+    real = resolve_real_set(get_profile(profile))  # the profile's real prints, fetched once here when missing
+    os.environ[FETCH_ENV] = "0"  # so the notebooks' kernels read what is there now, as the manifest records
+    if real.fallback:
+        print(f"report: {real.notice()}", flush=True)
     runs = discover(only=only)
     if start is not None:
         names = [r.source.name for r in runs]
@@ -149,6 +158,7 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=
         if unknown:
             raise Exit(f"report: no notebook of this build declares {unknown}", code=2)
     times_file = out_dir / "wall_seconds.json"
+    last_build = json.loads(times_file.read_text()) if times_file.exists() else {}
     done, wall = {}, {}
     rank = {run.stem: i for i, run in enumerate(discover())}
 
@@ -163,12 +173,31 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=
 
     try:
         run_all(runs, functools.partial(execute, profile=profile, out_dir=out_dir, retrain=retrain,
-                                  settings=settings), int(jobs),
-                on_start=lambda run: print(f"report[{profile}]: {run.stem}", flush=True), on_done=finished)
+                                  settings=settings), int(jobs) or len(os.sched_getaffinity(0)),
+                on_start=lambda run: print(f"report[{profile}]: {run.stem}", flush=True), on_done=finished,
+                longest=last_build)
     except NotebookFailed as err:
         raise Exit(f"report: {err}", code=1)
-    index = build_index(profile, wall, out_dir, started=started)
+    index = build_index(profile, wall, out_dir, started=started, real_set=real.record())
     print(f"report: {index}")
+    if check:
+        check_report(c, profile)
+
+
+@task(help={
+    "profile": "smoke / quick / full (default: the profile of the shipped weights, else smoke)",
+    "ref": "the git revision to compare with (default HEAD)",
+})
+def check_report(c, profile=None, ref="HEAD"):
+    """Compare reports/<profile>/metrics and tables with their committed version; name every value that moved
+    (outside its committed 95 % interval, else beyond 3 significant digits) and exit 1 if any did."""
+    from fpnb.config import paths, shipped_profile
+    from fpnb.report.check import check_report as compare, format_check
+
+    result = compare(paths.reports / (profile or shipped_profile()), ref)
+    print(format_check(result))
+    if not result.ok:
+        raise Exit("check-report: the rebuild differs from what is committed", code=1)
 
 
 @task(help={
@@ -226,12 +255,14 @@ def synfing(c, identities=1000, profile="full", seed=0, score=True, scheduler=No
     "source": "a folder already holding its prints, e.g. a clone's db/PNG (default: git clone, needs GitHub)",
 })
 def real_prints(c, name="pyfnprint", source=None):
-    """Copy a public set of real prints into data/real/<name>, for the notebooks' real_prints parameter."""
+    """Copy a public set of real prints into data/real/<name>, where the profiles that name it read it
+    (Profile.real_set: full reads pyfnprint)."""
+    from fpnb.config import PROFILE_NAMES, get_profile
     from fpnb.data.real_sets import fetch_real_set
 
     root = fetch_real_set(name, source)
-    shown = root.relative_to(ROOT) if root.is_relative_to(ROOT) else root
-    print(f"real-prints: {root}; use --param real_prints={shown}")
+    readers = [p for p in PROFILE_NAMES if get_profile(p).real_set == name]
+    print(f"real-prints: {root}; read by the profiles {readers}" if readers else f"real-prints: {root}")
 
 
 @task
@@ -258,8 +289,8 @@ def serve(c, host="127.0.0.1", port=8000):
 
 @task
 def clean(c):
-    """Remove the smoke report, generated data and training runs (keeps the venv and weights)."""
-    for path in (ROOT / "reports" / "smoke", ROOT / "reports" / "bench", ROOT / "runs"):
+    """Remove the smoke report, generated data and training runs (keeps the venv, weights and committed reports)."""
+    for path in (ROOT / "reports" / "smoke", ROOT / "runs"):
         shutil.rmtree(path, ignore_errors=True)
     for path in (ROOT / "data").iterdir():
         if path.name != "README.md":

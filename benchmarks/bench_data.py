@@ -24,7 +24,7 @@ import numpy as np
 from fpnb.config import get_profile, paths
 from fpnb.data.datasets import build_restoration_dataset
 from fpnb.data.masters import make_impression, make_master, make_masters
-from fpnb.identity.scoring import worker_matcher, score_pair_list
+from fpnb.identity.verification import score_pair_list, worker_matcher
 from fpnb.precision import device
 from fpnb.synthesis.synfing import build_from_shipped
 

@@ -8,9 +8,10 @@ MIT) degraded by today's pipeline with ``--seeds`` seeds each; per (print, seed)
 against the clean print and Bozorth3 acceptance against the clean *other* impression of its finger
 at the synthetic test threshold (FAR 0.1 % on today's quick test split). Intervals resample
 degradation seeds: they say how stable the difference is over degradations of these few prints,
-not how it generalises to other fingers.
+not how it generalises to other fingers. The record goes to the committed report's
+``reports/full/experiments/data_effect.json`` unless ``--out`` says otherwise.
 
-    python experiments/data_effect.py [--seeds 30] [--out reports/quick/experiments/data_effect.json]
+    python experiments/data_effect.py [--seeds 30] [--out reports/full/experiments/data_effect.json]
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ import pandas as pd
 
 from fpnb.config import get_profile, paths
 from fpnb.data.datasets import REAL_FIXTURE, build_restoration_dataset, data_hash
-from fpnb.identity.metrics import bootstrap_ci
+from fpnb.identity.metrics import mean_ci
+from fpnb.report.experiments import record_fields, shown_path
 from fpnb.restoration import study
 from fpnb.restoration.training import load_restoration_model
 
+QUESTION = "Does the realistic synthetic data help a restoration model on real prints?"
 RUN = "unet_ms_ssim_l1"
 OLD_COMMIT = "f35ddce^"  # the last commit whose shipped unet_ms_ssim_l1 is the quick one on the old data
 
@@ -59,14 +62,14 @@ def per_seed(model, threshold: float, real: Path, seeds: int) -> pd.DataFrame:
 
 def summarise(values: pd.Series, seed: int = 0) -> dict:
     """Mean and 95 % bootstrap interval over degradation seeds."""
-    low, high = bootstrap_ci(values.to_numpy(), seed=seed)
-    return {"mean": round(float(values.mean()), 3), "ci95": [round(low, 3), round(high, 3)]}
+    mean, (low, high) = mean_ci(values, seed=seed)
+    return {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
 
 
-def main(seeds: int, real: Path, old_commit: str) -> dict:
+def measure(seeds: int, real: Path, old_commit: str, profile: str = "quick") -> dict:
     """Train (or resume) the new-data model, load the old one, score both on the real prints."""
     start = time.perf_counter()
-    quick = get_profile("quick")
+    quick = get_profile(profile)
     root = build_restoration_dataset(quick, seed=0)
     threshold, n_impostor = study.impostor_threshold(root, "test", 1e-3)
     run = study.RUNS[RUN]
@@ -78,13 +81,13 @@ def main(seeds: int, real: Path, old_commit: str) -> dict:
     scores = {"old data": per_seed(old, threshold, real, seeds), "new data": per_seed(new, threshold, real, seeds)}
     restored = {name: table[table.kind == "restored"].reset_index(drop=True) for name, table in scores.items()}
     degraded = scores["new data"][scores["new data"].kind == "degraded"].reset_index(drop=True)
-    result = {"real_prints": str(real.relative_to(paths.root)) if real.is_relative_to(paths.root) else str(real),
+    result = {"profile": quick.name, "real_prints": shown_path(real),
               "n_degradation_seeds": seeds, "threshold": threshold, "threshold_far": 1e-3,
               "threshold_impostor_pairs": n_impostor,
               "old": {"commit": old_commit, "data_hash": old_card.get("data_hash") or old_card.get("data_manifest_hash"),
                       "training_steps": old_card.get("training_steps")},
               "new": {"data_hash": data_hash(root), "training_steps": int(len(history)) * quick.steps_per_epoch,
-                      "run_dir": str(study_dir.relative_to(paths.root))}}
+                      "run_dir": shown_path(study_dir)}}
     for metric in ("minutiae_f1", "genuine_accepted", "impostor_accepted"):
         result[metric] = {"degraded input": summarise(degraded[metric]),
                           **{name: summarise(table[metric]) for name, table in restored.items()},
@@ -93,14 +96,21 @@ def main(seeds: int, real: Path, old_commit: str) -> dict:
     return result
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict:
+    """Measure, then write and print the record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--real", type=Path, default=REAL_FIXTURE)
     parser.add_argument("--old-commit", default=OLD_COMMIT)
-    parser.add_argument("--out", type=Path, default=paths.root / "reports" / "quick" / "experiments" / "data_effect.json")
-    args = parser.parse_args()
-    out = main(args.seeds, args.real, args.old_commit)
+    parser.add_argument("--profile", default="quick", help="data, budget and test split of the new model")
+    parser.add_argument("--out", type=Path, default=paths.reports / "full" / "experiments" / "data_effect.json")
+    args = parser.parse_args(argv)
+    out = {**record_fields(__file__, QUESTION, argv), **measure(args.seeds, args.real, args.old_commit, args.profile)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()

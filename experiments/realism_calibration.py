@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from fpnb.data import degradations, masters, realism
-from fpnb.identity import matchers, metrics
+from fpnb.identity import matchers, metrics, verification
+from fpnb.report.experiments import record_fields
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_prints_afis"
+QUESTION = "How close are the synthetic masters, impressions and degraded inputs to real prints and ChaLearn inputs?"
 CHALEARN_MEAN, CHALEARN_SATURATION = (0.61, 0.88), (0.02, 0.15)
 
 
@@ -42,8 +44,8 @@ def stats_row(name: str, images: list[np.ndarray], reference_histogram: np.ndarr
 
 def bozorth3(images: list[np.ndarray], labels: np.ndarray) -> dict:
     """Bozorth3 verification figures on all genuine pairs and first-impression impostor pairs."""
-    genuine, impostor = matchers.comparison_pairs(labels)
-    scores = matchers.score_pairs(matchers.get_matcher("bozorth3"), images, genuine, impostor)
+    genuine, impostor = verification.comparison_pairs(labels)
+    scores = verification.score_pairs(matchers.get_matcher("bozorth3"), images, genuine, impostor)
     result = metrics.verification_metrics(scores.score[scores.genuine], scores.score[~scores.genuine])
     result.pop("thresholds")
     result["genuine_median_score"] = float(scores.score[scores.genuine].median())
@@ -51,7 +53,7 @@ def bozorth3(images: list[np.ndarray], labels: np.ndarray) -> dict:
     return result
 
 
-def main(n_identities: int, n_impressions: int, first_seed: int = 50_000) -> dict:
+def measure(n_identities: int, n_impressions: int, first_seed: int = 50_000) -> dict:
     """Measure every calibration figure once and return them in one dictionary."""
     start = time.perf_counter()
     real = real_prints()
@@ -81,16 +83,22 @@ def main(n_identities: int, n_impressions: int, first_seed: int = 50_000) -> dic
     }
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict:
+    """Measure, print the figures and write them to ``--out`` when given."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--identities", type=int, default=40)
     parser.add_argument("--impressions", type=int, default=4)
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    args = parser.parse_args()
-    figures = main(args.identities, args.impressions)
+    args = parser.parse_args(argv)
+    figures = {**record_fields(__file__, QUESTION, argv), **measure(args.identities, args.impressions)}
     pd.set_option("display.width", 200)
     print(pd.DataFrame(figures["print_stats"]).set_index("set").T.to_string())
     for key in ("degraded_inputs", "bozorth3_impressions", "bozorth3_real_fixture"):
         print(f"\n{key}:", json.dumps(figures[key], indent=1))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ bootstrap, cross-impression TAR at FAR 0.1 %), plus the paired per-image SSIM an
 single model with an identity-bootstrap interval, and the milliseconds per print on this machine
 (one print at a time; noisy when other jobs run). Writes
 ``reports/<profile>/experiments/restoration_ensemble.json`` (``restoration_ensemble-n<N>.json`` for
-another ``--n``).
+another ``--n``; ``--out`` elsewhere).
 
     python experiments/restoration_ensemble.py --profile full
     python experiments/restoration_ensemble.py --profile full --n 0 --variants single
@@ -20,15 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fpnb.config import get_profile, paths
 from fpnb.data.datasets import build_restoration_dataset, load_pairs
-from fpnb.identity.metrics import bootstrap_ci
+from fpnb.identity.metrics import mean_ci
+from fpnb.report.experiments import record_fields
 from fpnb.restoration.models import predict_batch
 from fpnb.restoration.study import TUNED, load_trained, runs, score_restorations, summarise
 
+QUESTION = "Do test-time flip averaging or an ensemble of U-Nets lift the best restoration model to its goals?"
 ENSEMBLE = (TUNED, "unet_mae", "unet_ms_ssim_l1")
 FLIPS = ((), (1,), (2,), (1, 2))  # image axes of an NxHxWx3 batch
 
@@ -45,12 +48,14 @@ def restore(models: list, inputs: np.ndarray, flips: tuple = ((),)) -> tuple[np.
     return preds, (time.perf_counter() - start) * 1e3 / len(inputs)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Restore and score each variant; write and return the record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="full")
     parser.add_argument("--n", type=int, default=None, help="test images (default the profile's; 0: all)")
     parser.add_argument("--variants", nargs="+", default=["single", "flip4", "ensemble3"])
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="default: reports/<profile>/experiments/restoration_ensemble*.json")
+    args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     root = build_restoration_dataset(profile, seed=0)
     n = profile.n_eval_images if args.n is None else (args.n or None)
@@ -60,7 +65,9 @@ def main() -> None:
     variants = {"single": ([models[TUNED]], ((),)), "flip4": ([models[TUNED]], FLIPS),
                 "ensemble3": (list(models.values()), ((),))}
     variants = {name: variants[name] for name in args.variants}
-    out, tables = {"profile": profile.name, "n": len(names), "ensemble": list(ENSEMBLE)}, {}
+    out = {**record_fields(__file__, QUESTION, argv), "profile": profile.name, "n": len(names),
+           "ensemble": list(ENSEMBLE)}
+    tables = {}
     for name, (members, flips) in variants.items():
         preds, ms = restore(members, inputs, flips)
         table, cross = score_restorations(preds, targets, names)
@@ -74,14 +81,14 @@ def main() -> None:
             groups = table["identity"].to_numpy()
             for column in ("ssim", "minutiae_f1"):
                 gain = (table[column] - tables["single"][column]).to_numpy(float)
-                out[name][f"{column}_gain"] = float(gain.mean())
-                out[name][f"{column}_gain_ci"] = list(bootstrap_ci(gain, groups=groups))
+                out[name][f"{column}_gain"], out[name][f"{column}_gain_ci"] = mean_ci(gain, groups)
         print(name, json.dumps(out[name]), flush=True)
     suffix = "" if args.n is None else f"-n{len(names)}"
-    path = paths.report_dir(profile) / "experiments" / f"restoration_ensemble{suffix}.json"
+    path = args.out or paths.report_dir(profile) / "experiments" / f"restoration_ensemble{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(path)
+    return out
 
 
 if __name__ == "__main__":

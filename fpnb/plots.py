@@ -76,6 +76,21 @@ def learning_curves(history: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
+def step_curves(log: pd.DataFrame, names: Sequence[str] | None = None, window: int = 25) -> Figure:
+    """Logged quantities against training step, one panel each (light: raw; dark: running mean over up to
+    ``window`` steps), NaN steps skipped; ``names`` picks them (default: every column but step, lr, seconds)."""
+    names = [c for c in (names or [c for c in log.columns if c not in ("step", "lr", "seconds")]) if c in log]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        values = log.set_index("step")[name].dropna()
+        ax.plot(values.index, values, color="tab:blue", alpha=0.3, lw=0.8)
+        ax.plot(values.index, values.rolling(max(1, min(window, len(values) // 5)), min_periods=1).mean(),
+                color="tab:blue")
+        ax.set(title=name, xlabel="step", ylabel=quantity_label(name))
+    fig.tight_layout()
+    return fig
+
+
 def save(fig: Figure, profile: str | Profile, name: str, dpi: int = 80) -> None:
     """Save a figure as ``reports/<profile>/figures/<name>`` and show it in the notebook as a JPEG.
 
@@ -155,6 +170,23 @@ def det_figure(curves: dict[str, pd.DataFrame], n_genuine: int, n_impostor: int,
            xlabel=f"false accept rate ({n_impostor:,} impostor pairs)",
            ylabel=f"false reject rate ({n_genuine:,} genuine pairs)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(scores: pd.DataFrame, results: dict[str, dict]) -> Figure:
+    """Genuine and impostor score densities of each matcher in ``results`` (``verification_metrics`` by matcher)
+    from a frame of scores (columns matcher, genuine, score), with the matcher's EER threshold."""
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.2))
+    for ax, (name, result) in zip(np.atleast_1d(axes), results.items()):
+        group = scores[scores.matcher == name]
+        bins = np.linspace(0, group.score.max() + 1, 40)
+        ax.hist(group.score[~group.genuine], bins=bins, alpha=0.6, density=True, label="impostor")
+        ax.hist(group.score[group.genuine], bins=bins, alpha=0.6, density=True, label="genuine")
+        ax.axvline(result["threshold_eer"], color="k", ls="--", lw=1, label="EER threshold")
+        ax.set_title(f"{name}: EER {result['eer']:.2%}", fontsize=10)
+        ax.set(xlabel=f"{name} score", ylabel="density")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

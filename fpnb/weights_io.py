@@ -33,13 +33,16 @@ def _card_has(meta: dict, wanted: dict) -> bool:
                for k, v in wanted.items())
 
 
-def shipped_for(path: Path, profile: Profile, **card_fields) -> Path | None:
+def shipped_for(path: Path, profile: Profile, exact: bool = False, **card_fields) -> Path | None:
     """``path`` when it exists with a card naming ``profile`` and every other given field
-    (``args={"resolution": 256}`` checks that one argument of the card's ``args``)."""
+    (``args={"resolution": 256}`` checks that one argument of the card's ``args``; with ``exact``, a dict
+    field must equal the card's, keys it does not give included)."""
     card = card_path(path)
     if not (path.exists() and card.exists()):
         return None
-    return path if _card_has(json.loads(card.read_text()), {"profile": profile.name, **card_fields}) else None
+    meta, wanted = json.loads(card.read_text()), {"profile": profile.name, **card_fields}
+    found = all(meta.get(k) == v for k, v in wanted.items()) if exact else _card_has(meta, wanted)
+    return path if found else None
 
 
 def _logged_seconds(log: Path) -> float | None:
@@ -89,13 +92,33 @@ def may_ship(path: Path, profile: Profile) -> bool:
     return profile.ships_weights and profile_rank(shipped) <= profile_rank(profile.name)
 
 
-def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str]) -> bool:
-    """Write ``tensors`` with ``metadata`` atomically, unless ``path`` already holds exactly these.
+# a rewrite must change more than this: the same computation on another CPU (its bf16 kernels, BLAS) moves the
+# last bits of a float32 tensor (the SeFa directions by 1.8e-12), which must not rewrite a shipped file
+SAME_RTOL, SAME_ATOL = 1e-6, 1e-9
 
-    safetensors orders the metadata differently from process to process, so rewriting the same
-    content would still change a committed file's bytes (and its sha256). Returns whether it wrote.
-    """
+
+def same_tensors(saved: dict, tensors: dict, rtol: float = SAME_RTOL, atol: float = SAME_ATOL) -> bool:
+    """Whether two name -> tensor dicts hold the same names, dtypes and shapes, and values equal within
+    ``rtol``/``atol`` (exactly, for integer and boolean tensors; NaN equals NaN)."""
     import torch
+
+    def same(a, b) -> bool:
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if not a.is_floating_point():
+            return torch.equal(a, b)
+        return torch.allclose(a.double(), b.double(), rtol=rtol, atol=atol, equal_nan=True)
+
+    return saved.keys() == tensors.keys() and all(same(saved[k], v) for k, v in tensors.items())
+
+
+def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str]) -> bool:
+    """Write ``tensors`` with ``metadata`` atomically, unless ``path`` already holds these: the same metadata
+    and tensors equal up to rounding (``same_tensors``). Returns whether it wrote.
+
+    safetensors orders the metadata differently from process to process, and another CPU moves the last bits
+    of a float, so rewriting the same content would still change a committed file's bytes (and its sha256).
+    """
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
@@ -105,9 +128,7 @@ def write_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str])
     if path.exists():
         with safe_open(str(path), framework="pt") as handle:
             same_metadata = handle.metadata() == metadata
-        saved = load_file(str(path))
-        if same_metadata and saved.keys() == tensors.keys() and all(
-                saved[k].dtype == v.dtype and torch.equal(saved[k], v) for k, v in tensors.items()):
+        if same_metadata and same_tensors(load_file(str(path)), tensors):
             return False
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
@@ -123,7 +144,9 @@ def stored_state(module, storage: str = "float32") -> dict:
 
 
 def save_module(module, path: str | Path, fmt: str, card: dict, storage: str = "float32") -> Path:
-    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256.
+    """Write ``module``'s state as safetensors (atomically) and its card with size and sha256; where ``path``
+    already holds these weights up to rounding (``write_safetensors``) and their card (its sha256) has every
+    field the new one would have, neither changes.
 
     ``storage="bfloat16"`` stores floating-point tensors at half the size; ``load_module`` casts them
     back to the module's float32 parameters (metrics must then be measured with the stored weights).
@@ -131,12 +154,22 @@ def save_module(module, path: str | Path, fmt: str, card: dict, storage: str = "
     import torch
 
     path = Path(path)
-    write_safetensors(stored_state(module, storage), path, {"format": fmt, "args": json.dumps(module.args)})
+    wrote = write_safetensors(stored_state(module, storage), path, {"format": fmt, "args": json.dumps(module.args)})
     full_card = {**card, "file": path.name, "format": fmt, "args": module.args, "storage": storage,
                  "n_params": sum(p.numel() for p in module.parameters()),
                  "size_bytes": path.stat().st_size, "sha256": sha256_file(path), "torch": torch.__version__}
+    old = json.loads(card_path(path).read_text()) if card_path(path).exists() else None
+    if not wrote and old is not None and old.get("sha256") == full_card["sha256"] and _covers(old, full_card):
+        return path  # the same weights: their card, with what was measured on them, stays as it is
     write_text(card_path(path), json.dumps(full_card, indent=2, sort_keys=True, default=float) + "\n")
     return path
+
+
+def _covers(old: dict, new: dict) -> bool:
+    """Whether ``old`` has every key of ``new``, in nested dicts too (a card from before a field was added
+    is rewritten)."""
+    return all(key in old and (not isinstance(value, dict) or isinstance(old[key], dict) and _covers(old[key], value))
+               for key, value in new.items())
 
 
 def load_module(cls: type, path: str | Path, fmt: str, device: str = "cpu"):

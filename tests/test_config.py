@@ -80,3 +80,10 @@ def test_shipped_profile_is_the_one_most_cards_name(tmp_path, monkeypatch):
     assert config.shipped_profile() == "quick"  # one full model among quick ones does not make the report full
     (tmp_path / "weights" / "d.json").write_text(json.dumps({"profile": "full"}))
     assert config.shipped_profile() == "full"
+
+
+def test_the_real_prints_are_a_setting_of_the_profile():
+    assert [get_profile(name).real_set for name in PROFILE_NAMES] == ["fixture", "fixture", "pyfnprint"]
+    assert get_profile("full", real_set="fixture").real_set == "fixture"
+    with pytest.raises(ValueError, match="real_set"):
+        get_profile("full", real_set=None)

@@ -206,9 +206,3 @@ def test_regenerated_inputs_match_the_stored_ones(root):
         assert again.shape == stored.shape and np.abs(again.astype(int) - stored).mean() < 2.0
     with pytest.raises(FileNotFoundError, match="manifest"):
         datasets.build_parameters(root / "masters")
-
-
-def test_real_print_folder_is_taken_from_the_repo_root_or_is_the_fixture(tmp_path):
-    assert datasets.real_print_folder(None) == datasets.REAL_FIXTURE
-    assert datasets.real_print_folder("data/real/pyfnprint") == datasets.paths.root / "data" / "real" / "pyfnprint"
-    assert datasets.real_print_folder(tmp_path) == tmp_path  # an absolute path stays as it is

@@ -67,6 +67,16 @@ def test_measure_edits_table(generator, mean_matcher):
     assert (at_zero["centroid_shift_px"] == 0).all() and np.allclose(at_zero["score"], 100, atol=1e-3)
 
 
+def test_measure_edits_on_two_workers_gives_the_same_table(generator, monkeypatch):
+    from fpnb.identity.matchers import get_matcher
+
+    _, directions = factorize(generator)
+    args = (generator, directions, [3, 4], [0, 1], [-2.0, 0.0], get_matcher("bozorth3"), 8.0)
+    here = editing.measure_edits(*args)
+    monkeypatch.setattr(editing, "MIN_CLUSTER_SEEDS", 2)
+    pd.testing.assert_frame_equal(editing.measure_edits(*args, workers=2), here)
+
+
 def test_identity_preserving_on_a_hand_made_table():
     still = {"ridge_period_px": 9.0, "contrast": 0.6, "foreground_area": 0.5, "centroid_shift_px": 0.0, "rotation_deg": 0.0}
     rows = []

@@ -3,6 +3,7 @@ import pytest
 
 from fpnb.identity.fields import (
     angle_error,
+    field_errors,
     foreground_mask,
     normalise,
     orientation_field,
@@ -79,3 +80,15 @@ def test_singular_points_of_a_generated_loop(master):
         if master.mask[int(delta[0]), int(delta[1])]:
             assert np.hypot(*(found.deltas - delta).T).min() < 20
     assert found.all().shape == (len(found.cores) + len(found.deltas), 2)
+
+
+def test_field_errors_compare_each_master_with_its_generator_fields(master):
+    table = field_errors([master, master])
+    assert list(table.columns) == ["pattern", "orientation_error_deg", "period_error_rel", "mask_iou", "cores_true",
+                                   "cores_found", "deltas_true", "deltas_found"]
+    row = table.iloc[0]
+    assert len(table) == 2 and row["pattern"] == "left_loop" and row["cores_true"] == row["cores_found"] == 1
+    inside = master.mask
+    orientation, _ = orientation_field(master.image)
+    assert row["orientation_error_deg"] == float(np.degrees(np.median(angle_error(orientation, master.orientation)[inside])))
+    assert row["orientation_error_deg"] < 10 and row["period_error_rel"] < 0.08 and row["mask_iou"] > 0.85

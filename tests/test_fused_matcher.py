@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fpnb.identity import matchers
-from fpnb.identity.matchers import FusedMatcher, MemberCalibration, get_matcher, resample_to_ppi, separation
+from fpnb.identity.matchers import FusedMatcher, MemberCalibration, get_matcher, resample_to_ppi
 
 DATA = Path(__file__).parent / "data" / "real_prints_afis"
 
@@ -76,26 +76,3 @@ def test_members_are_weighted_by_separation_and_gated_by_minutiae(monkeypatch, s
     fused.members = {"bozorth3": _Member(50.0, sizes[0]), "fingerprint_recognition": _Member(9.0, sizes[1])}
     image = np.ones((4, 4), np.float32)
     assert fused.score(image, image) == pytest.approx(expected)
-
-
-def test_separation_is_zero_for_identical_distributions_and_grows_with_the_gap():
-    rng = np.random.default_rng(0)
-    impostor = rng.normal(0, 1, 500)
-    assert abs(separation(impostor, impostor)) < 1e-9
-    assert separation(impostor + 3, impostor) > separation(impostor + 1, impostor) > 0
-
-
-def test_set_verification_scores_every_matcher_on_a_labelled_folder():
-    from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
-
-    images, files = load_print_folder(REAL_FIXTURE)
-    labels = np.unique([finger_of(f) for f in files], return_inverse=True)[1]
-    table = matchers.set_verification(images, labels, names=("bozorth3", "fused"))
-    assert list(table.index) == ["bozorth3", "fused"]
-    assert (table["n_genuine"] == 1).all() and (table["n_impostor"] == 1).all()  # p1_1-p1_2; p1_1-p2_1
-    assert (table["genuine_mean"] > table["impostor_mean"]).all() and (table["eer"] == 0).all()
-    assert table["tar_at_far_1e-3"].isna().all()  # one impostor pair resolves no FAR of 0.1 %
-    halved = matchers.set_verification(images, labels, names=("bozorth3",), ppi=1000.0)
-    assert halved.loc["bozorth3", "genuine_mean"] != table.loc["bozorth3", "genuine_mean"]  # resampled first
-    every = matchers.set_verification(images, labels, names=("bozorth3",), all_impostors=True)
-    assert every.loc["bozorth3", "n_impostor"] == 2  # p1_1-p2_1 and p1_2-p2_1

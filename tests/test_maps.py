@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fpnb.identity.matchers import Minutiae  # noqa: E402
-from fpnb.identity.maps import CHANNELS, draw_minutiae, minutiae_map  # noqa: E402
+from fpnb.identity.maps import CHANNELS, draw_minutiae, minutiae_map, minutiae_overlays  # noqa: E402
+from fpnb.identity.minutiae import Minutiae  # noqa: E402
 
 MINUTIAE = Minutiae(x=[50, 120, 200], y=[60, 200, 330], angle=[0.0, np.pi / 2, np.pi], kind=[0, 1, 0],
                     quality=[1, 1, 1])
@@ -45,4 +45,17 @@ def test_draw_minutiae_marks_every_minutia_where_it_is():
     # each direction tick starts at its minutia and points along its angle (rows grow downwards)
     np.testing.assert_allclose(segments[:, 0], [[50, 60], [200, 330], [120, 200]])
     np.testing.assert_allclose(segments[:, 1], [[60, 60], [190, 330], [120, 190]], atol=1e-9)
+    plt.close(fig)
+
+
+def test_minutiae_overlays_show_each_print_and_the_masters_map():
+    from fpnb.data.masters import make_impression, make_master
+
+    master = make_master(5, 200, 150)
+    impressions = [make_impression(master, seed=k) for k in range(2)]
+    fig = minutiae_overlays(master, impressions, np.clip(master.image + 0.1, 0, 1), 0.3)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 5 and titles[0].startswith("master: ") and titles[2].startswith("impression 1: ")
+    assert titles[3].startswith("degraded (0.3): ") and titles[4].startswith("minutiae map")
+    assert fig.axes[4].images[0].get_array().shape == (*master.image.shape, 3)
     plt.close(fig)

@@ -4,15 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fpnb.identity.matchers import (
-    BIFURCATION,
-    ENDING,
-    Minutiae,
-    comparison_pairs,
-    extract_minutiae,
-    get_matcher,
-    nfiq2,
-)
+from fpnb.identity.matchers import extract_minutiae, get_matcher, nfiq2, nfiq2_table
+from fpnb.identity.minutiae import BIFURCATION, ENDING, Minutiae
 
 DATA = Path(__file__).parent / "data" / "real_prints_afis"
 # Decision thresholds on each matcher's raw score: NIST's ~40 for Bozorth3; for fingerprint-recognition
@@ -94,41 +87,5 @@ def test_minutiae_container_and_soft_inputs():
 def test_nfiq2_prefers_a_print_to_noise(prints):
     noise = np.random.default_rng(0).random(prints["a"].shape).astype(np.float32)
     assert nfiq2(prints["a"]) > nfiq2(noise) + 20
-
-
-def test_comparison_pairs_split_genuine_and_impostor():
-    genuine, impostor = comparison_pairs([0, 0, 0, 1, 1, 2])
-    assert {tuple(p) for p in genuine} == {(0, 1), (0, 2), (1, 2), (3, 4)}
-    assert {tuple(p) for p in impostor} == {(0, 3), (0, 5), (3, 5)}
-    _, subset = comparison_pairs(list(range(10)), max_impostor=5, seed=1)
-    assert len(subset) == 5
-    same_genuine, every = comparison_pairs([0, 0, 0, 1, 1, 2], all_impostors=True)
-    assert (same_genuine == genuine).all() and len(every) == 15 - 4  # every pair of different identities
-    assert {tuple(p) for p in impostor} < {tuple(p) for p in every}
-
-
-def test_dask_scoring_matches_the_loop_at_one_and_two_workers():
-    from fpnb.data.masters import make_impression, make_master
-    from fpnb.identity.matchers import get_matcher
-    from fpnb.identity.scoring import score_pair_list
-
-    masters = [make_master(s, 200, 150) for s in (1, 2)]
-    images = [make_impression(m, seed=k) for m in masters for k in range(2)]
-    pairs = np.array([(0, 1), (2, 3), (0, 2), (1, 3), (0, 3)])
-    loop = get_matcher("bozorth3").scores((images[i], images[j]) for i, j in pairs)
-    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=1, block=2, chunk=1), loop)
-    assert np.array_equal(score_pair_list("bozorth3", images, pairs, workers=2, block=3, chunk=2,
-                                          min_cluster_pairs=0), loop)
-    assert np.array_equal(score_pair_list("bozorth3", images, pairs[::-1], workers=1, block=2), loop[::-1])
-    # a stock matcher object goes to the workers by name; any other object scores in this process
-    assert np.array_equal(score_pair_list(get_matcher("bozorth3"), images, pairs, workers=2, block=3,
-                                          min_cluster_pairs=0), loop)
-
-    class Brightness:
-        name = "bozorth3"  # a stock name on another class: must not be replaced by the stock matcher
-
-        def scores(self, pairs):
-            return [float(a.mean() - b.mean()) for a, b in pairs]
-
-    expected = [float(images[i].mean() - images[j].mean()) for i, j in pairs]
-    assert np.allclose(score_pair_list(Brightness(), images, pairs, workers=2, min_cluster_pairs=0), expected)
+    table = nfiq2_table({"prints": [prints["a"], prints["b"]], "noise": [noise, noise]})
+    assert list(table.columns) == ["prints", "noise"] and table.loc[0, "prints"] == nfiq2(prints["a"])

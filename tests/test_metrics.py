@@ -1,19 +1,26 @@
 import numpy as np
 import pytest
 
-from fpnb.identity.matchers import Minutiae
 from fpnb.identity.metrics import (
+    accepted_at_far,
     bootstrap_ci,
     det_curve,
     far_resolved,
+    flow_error,
+    frechet_distance,
     mae,
+    masked_flow_error,
+    mean_ci,
     minutiae_prf,
     pixel_metrics,
     psnr,
+    ridge_flow,
+    separation,
     ssim,
     threshold_at_far,
     verification_metrics,
 )
+from fpnb.identity.minutiae import Minutiae
 
 
 def test_pixel_metrics_match_hand_computed_values():
@@ -86,6 +93,24 @@ def test_eer_and_tar_on_overlapping_scores():
     assert curve["far"].is_monotonic_decreasing and curve["frr"].is_monotonic_increasing
 
 
+def test_accepted_at_far_is_the_tar_at_a_resolved_far_only():
+    rng = np.random.default_rng(0)
+    genuine, impostor = rng.normal(3, 1, 40), rng.normal(0, 1, 1000)
+    threshold, accepted = accepted_at_far(genuine, impostor, 1e-3)
+    assert threshold == threshold_at_far(impostor, 1e-3) and accepted.dtype == bool
+    assert accepted.tolist() == (genuine >= threshold).tolist()
+    assert verification_metrics(genuine, impostor)["tar_at_far_1e-3"] == accepted.mean()
+    assert accepted_at_far(genuine, impostor[:999], 1e-3) is None  # 999 impostor pairs do not resolve 0.1 %
+    assert accepted_at_far([], impostor, 1e-3) is None
+
+
+def test_separation_is_zero_for_identical_distributions_and_grows_with_the_gap():
+    rng = np.random.default_rng(0)
+    impostor = rng.normal(0, 1, 500)
+    assert abs(separation(impostor, impostor)) < 1e-9
+    assert separation(impostor + 3, impostor) > separation(impostor + 1, impostor) > 0
+
+
 def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
     values = np.random.default_rng(1).normal(5.0, 1.0, 400)
     lo, hi = bootstrap_ci(values, n=300, seed=3)
@@ -104,6 +129,51 @@ def test_clustered_bootstrap_is_wider_on_clustered_data():
     per_finger = np.subtract(*bootstrap_ci(values, n=500, seed=1, groups=groups)[::-1])
     assert per_finger > 1.4 * per_image  # about sqrt(3) wider
     assert bootstrap_ci(values, n=50, seed=2, groups=groups) == bootstrap_ci(values, n=50, seed=2, groups=groups)
+
+
+def test_mean_ci_is_the_mean_with_its_bootstrap_interval():
+    values = np.random.default_rng(5).random(30)
+    groups = np.repeat(np.arange(10), 3)
+    mean, ci = mean_ci(values, groups, seed=2)
+    assert mean == float(values.mean()) and ci == list(bootstrap_ci(values, seed=2, groups=groups))
+    assert mean_ci([True, False, True, True])[0] == 0.75
+    assert mean_ci(np.zeros(0)) == (None, None)
+
+
+def test_frechet_distance_is_zero_for_identical_sets():
+    feats = np.random.default_rng(0).standard_normal((50, 6))
+    assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_matches_the_1d_gaussian_formula():
+    a = np.random.default_rng(1).standard_normal((400, 1))
+    for shift, scale in [(0.5, 1.0), (2.0, 1.0), (1.0, 3.0)]:
+        b = scale * a + shift
+        expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
+        assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    distances = [frechet_distance(a, a + s) for s in (0.5, 1.0, 2.0)]
+    assert distances == sorted(distances) and distances[0] > 0
+
+
+def test_frechet_distance_handles_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((8, 32)), rng.standard_normal((8, 32)) + 1.0
+    assert np.isfinite(frechet_distance(a, b)) and frechet_distance(a, b) > 30
+    with pytest.raises(ValueError, match="features"):
+        frechet_distance(a[:1], b[:1])
+
+
+def test_flow_error_grows_with_rotation_inside_the_source_foreground():
+    from scipy import ndimage
+
+    from fpnb.data.masters import make_master
+
+    source = make_master(7, 200, 150).image
+    errors = [flow_error(source, ndimage.rotate(source, angle, reshape=False, mode="nearest")) for angle in (0, 10, 30)]
+    assert errors[0] == 0.0 and errors[0] < errors[1] < errors[2]
+    orientation, mask = ridge_flow(source)
+    assert masked_flow_error((orientation, mask), orientation + np.pi) == pytest.approx(0.0, abs=1e-4)  # mod pi
+    assert np.isnan(masked_flow_error((orientation, np.zeros_like(mask)), orientation))
 
 
 def test_masked_ssim_is_the_ssim_map_over_the_mask():

@@ -88,15 +88,15 @@ def test_report_rejects_a_run_parameter_the_notebook_does_not_declare(tmp_path):
 
 def test_index_shows_the_declared_headline_tables_only(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["fpnb"] = {"headline": ["07_comparison"]}
-    nbformat.write(nb, tmp_path / "07_comparison.ipynb")
+    nb.metadata["fpnb"] = {"headline": ["05_comparison"]}
+    nbformat.write(nb, tmp_path / "05_comparison.ipynb")
     out = tmp_path / "out"
     (out / "tables").mkdir(parents=True)
-    (out / "tables" / "07_comparison.csv").write_text(",ssim,ssim_ci,tar_ci\nunet,0.75,\"[0.7, 0.8]\",\"(0.25, 0.5)\"\n")
+    (out / "tables" / "05_comparison.csv").write_text(",ssim,ssim_ci,tar_ci\nunet,0.75,\"[0.7, 0.8]\",\"(0.25, 0.5)\"\n")
     (out / "tables" / "unet.csv").write_text("name,ssim\nimg_0,0.5\n")
-    assert headline_tables(tmp_path) == ["07_comparison"]
+    assert headline_tables(tmp_path) == ["05_comparison"]
     page = build_index("smoke", {}, out, notebooks_dir=tmp_path).read_text()
-    assert "(07_comparison.csv)" in page and "0.750 (0.700–0.800)" in page and "0.250–0.500" in page
+    assert "(05_comparison.csv)" in page and "0.750 (0.700–0.800)" in page and "0.250–0.500" in page
     assert "(unet.csv)" not in page and "img_0" not in page
 
 
@@ -131,6 +131,19 @@ def test_parallel_report_starts_each_notebook_after_the_ones_it_reads(tmp_path):
         assert spans[late][0] >= spans[early][1], f"{late} started before {early} ended"
     for stem, (start, end) in spans.items():  # never more than two at once
         assert sum(s <= start < e for s, e in spans.values()) <= 2, stem
+
+
+def test_parallel_report_starts_the_longest_ready_notebook_first(tmp_path):
+    import functools
+
+    from fpnb.report import run_all
+
+    runs = _fake_runs(tmp_path, ["01_data", "03_a", "05_b", "08_d", "09_e"])
+    started = []
+    run_all(runs, functools.partial(_logged_run, log_dir=tmp_path), jobs=2, on_start=started.append,
+            longest={"08_d": 900.0, "05_b": 100.0})
+    order = [run.stem for run in started]
+    assert order[0] == "01_data" and order[1:3] == ["08_d", "05_b"], order  # 09_e reads 08_d: it waits
 
 
 def test_parallel_report_stops_at_a_failed_notebook(tmp_path):

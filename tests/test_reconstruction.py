@@ -210,13 +210,7 @@ def test_shipped_encoder_reloads_with_noise_heads_and_its_ablation(generator, tm
     assert rc.shipped_encoder(profile, other) is None  # an encoder is reused only with the generator it inverts
 
 
-def test_flow_error_grows_with_rotation_and_derangement_never_pairs_a_print_with_itself(prints):
-    from scipy import ndimage
-
-    native = rc.to_native(prints[:1], rc.native_scale(64))[0]
-    errors = [rc.flow_error(native, ndimage.rotate(native, angle, reshape=False, mode="nearest"))
-              for angle in (0, 10, 30)]
-    assert errors[0] == 0.0 and errors[0] < errors[1] < errors[2]
+def test_derangement_never_pairs_a_print_with_itself():
     for n in (2, 3, 50):
         other = rc._other(n, seed=n)
         assert (other != np.arange(n)).all() and ((0 <= other) & (other < n)).all()

@@ -30,7 +30,7 @@ WIDE_HEADLINE = (
     "60,552,,,1083625\n"
 )
 
-TIMINGS = {"unet_ms_ssim_l1": {"ms_per_image": 85.02}, "08_stylegan": {"images_per_second": 41.53}}
+TIMINGS = {"unet_ms_ssim_l1": {"ms_per_image": 85.02}, "06_stylegan": {"images_per_second": 41.53}}
 
 
 def _notebook(path, meta=None, source="profile = None\nseed = 3  # the seed"):
@@ -55,23 +55,23 @@ def study(tmp_path):
     for folder in ("tables", "metrics", "figures"):
         (out / folder).mkdir(parents=True)
     _notebook(notebooks / "01_data.ipynb")
-    _notebook(notebooks / "07_restoration_comparison.ipynb", {"headline": ["07_comparison"]})
-    _notebook(notebooks / "09_reconstruction.ipynb", {"headline": ["09_summary"]})
-    (out / "tables" / "07_comparison.csv").write_text(WIDE_HEADLINE)
-    (out / "tables" / "09_summary.csv").write_text(
+    _notebook(notebooks / "05_restoration_comparison.ipynb", {"headline": ["05_comparison"]})
+    _notebook(notebooks / "07_reconstruction.ipynb", {"headline": ["07_summary"]})
+    (out / "tables" / "05_comparison.csv").write_text(WIDE_HEADLINE)
+    (out / "tables" / "07_summary.csv").write_text(
         ",n,n_impostor,tar_at_far_1e-3,tar_at_far_1e-3_ci,eer\n"
         'held-out generated,60,3540,0.9333,"(0.8667, 0.9833)",0.0126\ntest-split masters,24,552,,,0.0335\n'
     )
     (out / "metrics" / "01_data.json").write_text(json.dumps(
         {"data_hash": "ab" * 32, "n_identities": 240, "pairs": {"test": 72, "training": 576},
          "class_mix": {"arch": 12, "whorl": 69}, "per_image": list(range(40))}))
-    (out / "metrics" / "08_stylegan.json").write_text(json.dumps(
+    (out / "metrics" / "06_stylegan.json").write_text(json.dumps(
         {"fid": {"floor: real vs real": 0.91, "generated vs real": 3.68},
          "matchers": {"bozorth3": {"eer": 0.0003, "n_impostor": 1770, "tar_at_far_1e-4": 0.98}}}))
     (out / "timings.json").write_text(json.dumps(TIMINGS))
     figure = (np.indices((60, 90)).sum(axis=0) % 2 * 255).astype(np.uint8)
     Image.fromarray(figure).save(out / "figures" / "01-degradations.png")
-    for stem in ("01_data", "07_restoration_comparison", "09_reconstruction"):
+    for stem in ("01_data", "05_restoration_comparison", "07_reconstruction"):
         _notebook(out / f"{stem}.ipynb", source="profile = 'smoke'\nseed = 3")
         _page(out / f"{stem}.html", git_state()["git_commit"])
     return notebooks, out
@@ -100,7 +100,7 @@ def test_manifest_records_commit_dirty_flag_seeds_data_precision_and_device(stud
     assert manifest["git_commit"] == here["git_commit"] and manifest["dirty"] == here["dirty"]
     assert isinstance(manifest["dirty"], bool)
     assert manifest["profile"] == "smoke" and manifest["settings"]["name"] == "smoke"
-    assert manifest["seeds"] == {"01_data": 3, "07_restoration_comparison": 3, "09_reconstruction": 3}
+    assert manifest["seeds"] == {"01_data": 3, "05_restoration_comparison": 3, "07_reconstruction": 3}
     assert manifest["data_hash"] == "ab" * 32
     assert manifest["precision"] in ("bf16", "fp32")
     assert manifest["device"]["cpu_model"] and manifest["device"]["cpu_count"] >= 1
@@ -120,12 +120,12 @@ def test_index_warns_about_pages_from_another_commit_missing_or_older_than_the_b
     notebooks, out = study
     page = build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
     assert "Mixed provenance" not in page and "built by this build" in page
-    _page(out / "09_reconstruction.html", "0" * 40)
-    (out / "07_restoration_comparison.html").unlink()
+    _page(out / "07_reconstruction.html", "0" * 40)
+    (out / "05_restoration_comparison.html").unlink()
     page = build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
     warning = page[page.index("Mixed provenance"):page.index("</div>", page.index("Mixed provenance"))]
-    assert "09_reconstruction: built from commit 0000000000" in warning
-    assert "07_restoration_comparison: no HTML" in warning and "01_data" not in warning
+    assert "07_reconstruction: built from commit 0000000000" in warning
+    assert "05_restoration_comparison: no HTML" in warning and "01_data" not in warning
     page = build_index("smoke", {}, out, notebooks_dir=notebooks, started=time.time() + 60).read_text()
     assert "01_data: no build time recorded; file dated" in page and "before this build started" in page
 
@@ -194,7 +194,7 @@ def test_index_shows_this_builds_timings_apart_from_the_tables_and_metrics(study
     page = build_index("smoke", {"01_data": 1.0}, out, notebooks_dir=notebooks).read_text()
     timings = page[page.index("<h2>Timings on this machine</h2>"):page.index("<h2>Each notebook's numbers</h2>")]
     assert "unet_ms_ssim_l1 › time per image (ms)" in timings and "<dd class=\"\">85.0</dd>" in timings
-    assert "08_stylegan › generated images / s" in timings and "41.5" in timings
+    assert "06_stylegan › generated images / s" in timings and "41.5" in timings
     assert "generated images / s" in page[page.index('id="definitions"'):], "timings are defined too"
     assert json.loads((out / "manifest.json").read_text())["timings"] == TIMINGS
     (out / "timings.json").unlink()
@@ -249,3 +249,35 @@ def test_real_print_conclusions_compare_the_fused_matcher_and_the_restored_print
     assert "minutiae F1 0.671 (0.602–0.734) (degraded inputs: 0.572 (0.530–0.616))" in text
     assert "74.2% (60.8–85.4%) of their genuine pairs (clean prints: 95.5%; degraded inputs: 56.6%)" in text
     assert conclude_real_restoration(restored.drop(index="clean prints")) == ""
+
+
+def test_a_build_without_the_profiles_real_set_records_it_warns_and_shows_the_fixtures_results_apart(
+        study, tmp_path, monkeypatch):
+    from fpnb import get_profile
+    from fpnb.config import Paths
+    from fpnb.data import real_sets
+
+    notebooks, out = study
+    page = build_index("smoke", {}, out, notebooks_dir=notebooks).read_text()
+    assert json.loads((out / "manifest.json").read_text())["real_set"] == {
+        "wanted": "fixture", "used": "fixture", "fallback": False, "reason": ""}
+    assert "Real prints: the fixture" not in page
+
+    monkeypatch.delenv("FPNB_DATA", raising=False)
+    monkeypatch.setattr(real_sets, "paths", Paths(tmp_path / "fresh-clone"))  # no data/real/pyfnprint
+    _notebook(notebooks / "02_identity.ipynb", {"headline": ["02_real_prints"]})
+    committed = ("matcher,set,n_genuine,n_impostor,eer\nbozorth3,pyfnprint,448,7680,0.0112\n"
+                 "fingerprint_recognition,pyfnprint,448,7680,0.0041\nfused,pyfnprint,448,7680,0.0003\n")
+    (out / "tables" / "02_real_prints.csv").write_text(committed)
+    (out / "tables" / "02_real_prints-fixture.csv").write_text(
+        committed.replace("pyfnprint,448,7680", "real_prints_afis,1,2"))
+    page = build_index(get_profile("full"), {}, out, notebooks_dir=notebooks).read_text()
+    real = json.loads((out / "manifest.json").read_text())["real_set"]
+    assert real == {"wanted": "pyfnprint", "used": "fixture", "fallback": True,
+                    "reason": "data/real/pyfnprint is missing"}  # the report fetches, not the index
+    warning = page[page.index("Real prints: the fixture, not pyfnprint"):]
+    warning = warning[:warning.index("</div>")]
+    assert "data/real/pyfnprint is missing" in warning and "<li>tables/02_real_prints-fixture.csv</li>" in warning
+    assert "Matchers on real prints (on the fixture, not pyfnprint) <small>(02_real_prints-fixture.csv)" in page
+    assert "EER on real_prints_afis (1 genuine and 2 impostor pairs)" in page
+    assert (out / "tables" / "02_real_prints.csv").read_text() == committed

@@ -195,10 +195,10 @@ def test_shipped_weights_are_reused_only_for_their_profile_and_run_config(tmp_pa
     quick, run = get_profile("quick"), study.RUNS["unet_mse"]
     weights = training.save_model(_tiny_unet(), study.shipped_paths(run)[0])
     training.save_model_card(weights, quick, "h", {"ssim": 0.5}, study.run_config(run, quick))
-    assert study._is_shipped_for(run, quick)
-    assert not study._is_shipped_for(run, get_profile("smoke"))
-    assert not study._is_shipped_for(dataclasses.replace(run, learning_rate=run.learning_rate / 3), quick)
-    assert not study._is_shipped_for(dataclasses.replace(run, kwargs={**run.kwargs, "depth": 3}), quick)
+    assert study.shipped_run(run, quick)
+    assert not study.shipped_run(run, get_profile("smoke"))
+    assert not study.shipped_run(dataclasses.replace(run, learning_rate=run.learning_rate / 3), quick)
+    assert not study.shipped_run(dataclasses.replace(run, kwargs={**run.kwargs, "depth": 3}), quick)
 
 
 def test_ship_rewrites_weights_and_card_only_when_retrained(tmp_path, monkeypatch):
@@ -230,7 +230,7 @@ def test_the_tuned_run_is_the_search_winner_of_its_own_profile(tmp_path, monkeyp
     monkeypatch.setattr(study, "paths", config.Paths(tmp_path))
     full = get_profile("full")
     assert set(study.runs(full)) == set(study.RUNS)  # before the search: the fixed runs only
-    with pytest.raises(FileNotFoundError, match="05_search"):
+    with pytest.raises(FileNotFoundError, match="03_search"):
         study.get_run("unet_tuned", profile=full)
     with pytest.raises(ValueError, match="pass the profile"):
         study.get_run("unet_tuned")
@@ -290,7 +290,7 @@ def test_a_saved_search_is_reused_only_with_its_settings(tmp_path, monkeypatch):
     saved = json.loads(config.paths.metrics_file(profile, search.RESULT).read_text())
     assert saved["best"]["loss"] == "mae" and saved["settings"]["seed"] == 0
     reused, source = search.search_or_reuse(profile, root)
-    assert source == "saved 05_search.csv" and len(calls) == 1
+    assert source == "saved 03_search.csv" and len(calls) == 1
     assert reused["val_ssim"].iloc[0] == 0.5 and reused["batch_norm"].iloc[0]
     for kwargs in ({"rerun": True}, {"seed": 1}):
         assert search.search_or_reuse(profile, root, **kwargs)[1] == "searched here"

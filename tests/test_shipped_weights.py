@@ -83,6 +83,8 @@ def test_a_shipped_generator_is_used_only_at_its_own_resolution_width_and_noise_
     assert shipped_for(path, full, args={"resolution": 256}) is None
     assert shipped_for(path, full, args={"resolution": 128, "channels": 64}, resolution=128) == path
     assert shipped_for(path, full, args={"resolution": 128, "missing": 1}) is None
+    assert shipped_for(path, full, exact=True, args={"resolution": 128}) is None  # exact: no key left out
+    assert shipped_for(path, full, exact=True, args={"resolution": 128, "channels": 64}, resolution=128) == path
     for module, name in ((study, "GENERATOR_FILE"), (printnet, "WEIGHTS_FILE")):
         monkeypatch.setattr(module, name, path.name)
         monkeypatch.setattr(module, "paths", SimpleNamespace(weights=tmp_path))
@@ -96,3 +98,54 @@ def test_a_shipped_generator_is_used_only_at_its_own_resolution_width_and_noise_
     path.with_suffix(".json").write_text(json.dumps({"profile": "full", "args": {"resolution": 128, "channels": 64,
                                                                                  "noise_from": 128}}))
     assert study.shipped_generator(at[128, 64, 128]) == path and study.shipped_generator(at[128, 64, 4]) is None
+
+
+def test_weights_equal_up_to_rounding_are_not_rewritten_nor_their_card(tmp_path):
+    import torch
+
+    from fpnb.weights_io import sha256_file, write_safetensors
+
+    path = tmp_path / "d.safetensors"
+    directions = torch.linspace(-1, 1, 64).reshape(4, 16)
+    tensors = {"directions": directions, "steps": torch.arange(4)}
+    assert write_safetensors(tensors, path, {"format": "test"})
+    digest, mtime = sha256_file(path), path.stat().st_mtime_ns
+    # another CPU's kernels: the SeFa directions moved by 1.8e-12
+    assert not write_safetensors({**tensors, "directions": directions + 1.8e-12}, path, {"format": "test"})
+    assert sha256_file(path) == digest and path.stat().st_mtime_ns == mtime
+    for changed in ({**tensors, "directions": directions * (1 + 1e-4)},  # a real change
+                    {**tensors, "steps": torch.tensor([0, 1, 2, 4])},  # integers: exactly
+                    {**tensors, "directions": directions.reshape(16, 4)},  # shape
+                    {**tensors, "directions": directions.double()},  # dtype
+                    {"directions": directions}):  # names
+        assert write_safetensors(changed, path, {"format": "test"}), changed.keys()
+        write_safetensors(tensors, path, {"format": "test"})
+    assert write_safetensors(tensors, path, {"format": "other"})  # metadata
+
+
+def test_a_module_saved_again_with_the_same_weights_keeps_its_card_unless_the_card_lacks_a_field(tmp_path):
+    import torch
+
+    from fpnb.weights_io import card_path, load_module, save_module
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, width=3):
+            super().__init__()
+            self.args = {"width": width}
+            self.linear = torch.nn.Linear(width, 2)
+
+    torch.manual_seed(0)
+    module, path = Tiny(), tmp_path / "tiny.safetensors"
+    save_module(module, path, "fpnb.test/1", {"profile": "full", "metrics": {"score": 0.5}, "wall_seconds": 60})
+    card = card_path(path).read_text()
+    with torch.no_grad():
+        module.linear.weight += 1e-12
+    save_module(module, path, "fpnb.test/1", {"profile": "full", "metrics": {"score": 0.5000001}, "wall_seconds": 61})
+    assert card_path(path).read_text() == card  # what was measured on these weights stays
+    save_module(module, path, "fpnb.test/1", {"profile": "full", "metrics": {"score": 0.5, "new": 1}})
+    assert json.loads(card_path(path).read_text())["metrics"] == {"score": 0.5, "new": 1}
+    with torch.no_grad():
+        module.linear.weight += 1e-3
+    save_module(module, path, "fpnb.test/1", {"profile": "full"})
+    assert "metrics" not in json.loads(card_path(path).read_text())
+    assert torch.equal(load_module(Tiny, path, "fpnb.test/1").linear.weight, module.linear.weight)

@@ -9,27 +9,6 @@ from fpnb.synthesis.printnet import PrintNet
 from fpnb.data.masters import make_master
 
 
-def test_frechet_distance_is_zero_for_identical_sets():
-    feats = np.random.default_rng(0).standard_normal((50, 6))
-    assert study.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-9)
-
-
-def test_frechet_distance_matches_the_1d_gaussian_formula():
-    a = np.random.default_rng(1).standard_normal((400, 1))
-    for shift, scale in [(0.5, 1.0), (2.0, 1.0), (1.0, 3.0)]:
-        b = scale * a + shift
-        expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
-        assert study.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
-    distances = [study.frechet_distance(a, a + s) for s in (0.5, 1.0, 2.0)]
-    assert distances == sorted(distances) and distances[0] > 0
-
-
-def test_frechet_distance_handles_fewer_samples_than_dimensions():
-    rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((8, 32)), rng.standard_normal((8, 32)) + 1.0
-    assert np.isfinite(study.frechet_distance(a, b)) and study.frechet_distance(a, b) > 30
-
-
 def test_quality_table_rows_and_floor_ratio():
     torch.manual_seed(0)
     net = PrintNet().eval().requires_grad_(False)

@@ -291,12 +291,6 @@ def regenerate_input(params: dict, name: str, target: np.ndarray, skip: tuple[st
     return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def real_print_folder(folder: str | Path | None) -> Path:
-    """The notebooks' ``real_prints`` parameter as a folder: relative to the repository root, or
-    the 3-print fixture when None."""
-    return paths.root / folder if folder else REAL_FIXTURE
-
-
 def finger_of(file_name: str) -> str:
     """Finger of a real print named ``<finger>_<impression>.<ext>`` (NIST and FVC folders)."""
     return Path(file_name).stem.rsplit("_", 1)[0]

@@ -1,4 +1,5 @@
-"""Identity measures: fields (orientation, period, mask, singular points), minutiae, matchers and
-quality (``matchers``), minutiae maps (``maps``) and the one definition of every metric
-(``metrics``). May import ``fpnb.data``; never restoration or synthesis.
+"""Identity measures: fields (orientation, period, mask, singular points), the ``Minutiae`` type
+(``minutiae``), extraction, matchers and quality (``matchers``), minutiae maps (``maps``), the one
+definition of every metric (``metrics``) and verification of pairs and sets (``verification``). May
+import ``fpnb.data``; never restoration or synthesis.
 """

@@ -6,10 +6,15 @@ counter-clockwise on screen from the +col axis: the unit vector (d_col, d_row) =
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from fpnb.data.masters import Master
 
 
 @dataclass(frozen=True)
@@ -179,3 +184,26 @@ def angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Absolute difference of two orientation fields modulo pi, in [0, pi/2]."""
     diff = np.mod(np.asarray(a, dtype=np.float64) - b, np.pi)
     return np.minimum(diff, np.pi - diff)
+
+
+def field_errors(masters: Sequence[Master]) -> Any:
+    """Each clean master's estimated fields against those the generator drew it from, one DataFrame row per
+    master: median orientation error (degrees) and relative ridge-period error inside its mask, mask IoU,
+    and the true and found cores and deltas."""
+    import pandas as pd
+
+    rows = []
+    for m in masters:
+        orientation, _ = orientation_field(m.image)
+        mask = foreground_mask(m.image)
+        found = singular_points(orientation, mask)
+        inside = m.mask
+        rows.append({
+            "pattern": m.pattern,
+            "orientation_error_deg": float(np.degrees(np.median(angle_error(orientation, m.orientation)[inside]))),
+            "period_error_rel": float(np.median(np.abs(ridge_period(m.image) - m.period)[inside] / m.period[inside])),
+            "mask_iou": float((mask & m.mask).sum() / (mask | m.mask).sum()),
+            "cores_true": len(m.cores), "cores_found": len(found.cores),
+            "deltas_true": len(m.deltas), "deltas_found": len(found.deltas),
+        })
+    return pd.DataFrame(rows)

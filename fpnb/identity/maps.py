@@ -1,15 +1,17 @@
 """Minutiae maps for reconstruction (3 channels) and minutiae drawn over a print for figures."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
 
-from fpnb.identity.matchers import BIFURCATION, ENDING
+from fpnb.identity.minutiae import BIFURCATION, ENDING
 
 if TYPE_CHECKING:
-    from fpnb.identity.matchers import Minutiae
+    from fpnb.data.masters import Master
+    from fpnb.identity.minutiae import Minutiae
 
 CHANNELS = ("endings", "bifurcations", "singular_points")
 
@@ -100,3 +102,27 @@ def draw_minutiae(
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def minutiae_overlays(master: Master, impressions: Sequence[np.ndarray], degraded: np.ndarray,
+                      strength: float) -> Any:
+    """A master, its impressions and a degraded copy (of ``strength``) with their MINDTCT minutiae
+    (``draw_minutiae``; the master's singular points too), and the ``minutiae_map`` of the master."""
+    import matplotlib.pyplot as plt
+
+    from fpnb.identity.fields import normalise
+    from fpnb.identity.matchers import extract_minutiae
+
+    singular = np.concatenate([master.cores, master.deltas])
+    shown = [master.image, *impressions, degraded]
+    titles = ["master"] + [f"impression {k}" for k in range(len(impressions))] + [f"degraded ({strength})"]
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(2.6 * (len(shown) + 1), 4))
+    for ax, image, title in zip(axes, shown, titles):
+        found = extract_minutiae(image)
+        draw_minutiae(ax, normalise(image), found, singular_points=singular if title == "master" else None,
+                      title=f"{title}: {len(found)} minutiae")
+    axes[-1].imshow(np.moveaxis(minutiae_map(extract_minutiae(master.image), singular, master.image.shape), 0, -1))
+    axes[-1].set_title("minutiae map (R end, G bif, B sing.)", fontsize=9)
+    axes[-1].set_axis_off()
+    fig.tight_layout()
+    return fig

@@ -1,64 +1,28 @@
-"""Minutiae, matchers and quality behind one small interface (NIST NBIS and fingerprint-recognition).
+"""Minutiae extraction, matchers and quality behind one small interface (NIST NBIS and fingerprint-recognition).
 
 Images are float [0, 1] with dark ridges on white, possibly soft (model outputs); they are
-contrast-stretched before extraction. Minutiae angles are directions in [0, 2pi) counter-clockwise
-on screen from the +x (col) axis, as in ISO 19794-2 and ``fpnb.identity.fields``; an ending points
-into its ridge (MINDTCT's convention). Each matcher caches
-one template per image content, so a set of prints is extracted once and compared many times.
+contrast-stretched before extraction. Minutiae follow ``fpnb.identity.minutiae``'s conventions. Each
+matcher caches one template per image content, so a set of prints is extracted once and compared many
+times. Pairs and set verification: ``fpnb.identity.verification``.
 """
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 
 from fpnb.identity.fields import normalise
+from fpnb.identity.metrics import separation
+from fpnb.identity.minutiae import BIFURCATION, ENDING, Minutiae
 
-ENDING, BIFURCATION = 0, 1
 BACKENDS = ("nbis", "fingerprint_recognition")
 # MINDTCT reliabilities below this are mostly fading-edge and background artefacts.
 MIN_QUALITY = 0.2
-
-
-@dataclass
-class Minutiae:
-    """Minutiae of one print as parallel arrays: x (col), y (row), angle (rad), kind, quality."""
-
-    x: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    y: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    angle: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
-    quality: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-
-    def __post_init__(self) -> None:
-        self.x = np.asarray(self.x, np.float32).ravel()
-        self.y = np.asarray(self.y, np.float32).ravel()
-        self.angle = np.mod(np.asarray(self.angle, np.float32).ravel(), 2 * np.pi).astype(np.float32)
-        self.kind = np.asarray(self.kind, np.int8).ravel()
-        self.quality = np.asarray(self.quality, np.float32).ravel()
-        sizes = {len(self.x), len(self.y), len(self.angle), len(self.kind), len(self.quality)}
-        if len(sizes) != 1:
-            raise ValueError(f"minutiae: fields have different lengths {sorted(sizes)}")
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def select(self, keep: np.ndarray) -> Minutiae:
-        """The subset given by a boolean mask or index array."""
-        return Minutiae(self.x[keep], self.y[keep], self.angle[keep], self.kind[keep], self.quality[keep])
-
-    def to_frame(self) -> Any:
-        """A pandas DataFrame with columns x, y, angle, kind, quality."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {"x": self.x, "y": self.y, "angle": self.angle, "kind": self.kind, "quality": self.quality}
-        )
 
 
 def to_uint8(image: np.ndarray, percentile: float = 1.0) -> np.ndarray:
@@ -136,6 +100,13 @@ def extract_minutiae(image: np.ndarray, backend: str = "nbis", min_quality: floa
 def nfiq2(image: np.ndarray) -> float:
     """NIST NFIQ 2 quality score (0-100, higher is better) of a grey print."""
     return float(_nbis_template(image, compute_nfiq2=True).quality().score)
+
+
+def nfiq2_table(sets: dict[str, Sequence[np.ndarray]]) -> Any:
+    """DataFrame of ``nfiq2`` scores, one column per named set of prints (of equal length)."""
+    import pandas as pd
+
+    return pd.DataFrame({name: [nfiq2(image) for image in images] for name, images in sets.items()})
 
 
 class Matcher(Protocol):
@@ -247,13 +218,6 @@ class MemberCalibration:
         return max(self.d_prime, 1e-3)
 
 
-def separation(genuine: Any, impostor: Any) -> float:
-    """Decidability d' = (mean_gen - mean_imp) / sqrt((var_gen + var_imp) / 2)."""
-    genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
-    spread = np.sqrt((genuine.var() + impostor.var()) / 2)
-    return float((genuine.mean() - impostor.mean()) / max(spread, 1e-9))
-
-
 def calibration_prints(n_identities: int = 12, n_impressions: int = 3) -> tuple[list[np.ndarray], np.ndarray]:
     """Deterministic synthetic impressions (fixed seeds) and their identity labels for calibrating fusion."""
     from fpnb.data.masters import make_impression, make_master
@@ -348,70 +312,3 @@ def get_matcher(name: str = "bozorth3") -> Matcher:
         raise ValueError(f"matcher: unknown {name!r}, expected one of {tuple(MATCHERS)}")
     return MATCHERS[name]()
 
-
-def comparison_pairs(
-    labels: Sequence[int], max_impostor: int | None = None, seed: int = 0, all_impostors: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i < j) of all genuine comparisons and of impostor comparisons.
-
-    Impostors compare the first impression of each identity with the first of every other (FVC's
-    protocol), or with ``all_impostors`` every pair of different identities (what a small set needs
-    to resolve a low EER: 16 fingers give 120 FVC impostor pairs); ``max_impostor`` draws a seeded
-    subset of them.
-    """
-    labels = np.asarray(labels)
-    i, j = np.triu_indices(len(labels), 1)
-    same = labels[i] == labels[j]
-    genuine = np.stack([i[same], j[same]], axis=1)
-    if all_impostors:
-        impostor = np.stack([i[~same], j[~same]], axis=1)
-    else:
-        _, first = np.unique(labels, return_index=True)
-        a, b = np.triu_indices(len(first), 1)
-        impostor = np.stack([first[a], first[b]], axis=1)
-    if max_impostor is not None and len(impostor) > max_impostor:
-        chosen = np.random.default_rng(seed).choice(len(impostor), max_impostor, replace=False)
-        impostor = impostor[np.sort(chosen)]
-    return genuine, impostor
-
-
-def score_pairs(
-    matcher: Matcher, images: Sequence[np.ndarray], genuine: np.ndarray, impostor: np.ndarray
-) -> Any:
-    """DataFrame of one matcher's scores: columns i, j, genuine (bool), score, matcher."""
-    import pandas as pd
-
-    pairs = np.concatenate([genuine, impostor]).reshape(-1, 2)
-    scores = matcher.scores((images[i], images[j]) for i, j in pairs)
-    return pd.DataFrame(
-        {
-            "i": pairs[:, 0],
-            "j": pairs[:, 1],
-            "genuine": np.arange(len(pairs)) < len(genuine),
-            "score": scores,
-            "matcher": matcher.name,
-        }
-    )
-
-
-def set_verification(images: Sequence[np.ndarray], labels: Sequence[int], names: Sequence[str] = tuple(MATCHERS),
-                     ppi: float = MATCHER_PPI, seed: int = 0, all_impostors: bool = False) -> Any:
-    """Each matcher on one labelled set of prints (``comparison_pairs``: every genuine pair, first impressions
-    as impostors, or every pair of different fingers with ``all_impostors``), the prints first brought from
-    ``ppi`` to the matchers' 500 ppi: one row per matcher with the pair counts, mean genuine and impostor
-    scores, the EER and the TAR at FAR 0.1 % (None where the impostor count does not resolve it)."""
-    import pandas as pd
-
-    from fpnb.identity.metrics import verification_metrics
-
-    images = [resample_to_ppi(np.asarray(image, np.float32), ppi) for image in images]
-    genuine, impostor = comparison_pairs(labels, seed=seed, all_impostors=all_impostors)
-    rows = {}
-    for name in names:
-        scores = score_pairs(get_matcher(name), images, genuine, impostor)
-        same, other = scores.score[scores.genuine], scores.score[~scores.genuine]
-        result = verification_metrics(same, other)
-        rows[name] = {"n_genuine": len(same), "n_impostor": len(other), "genuine_mean": float(same.mean()),
-                      "impostor_mean": float(other.mean()), "eer": result["eer"],
-                      "tar_at_far_1e-3": result["tar_at_far_1e-3"]}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matcher")

@@ -1,4 +1,5 @@
-"""The study's one definition of every metric: pixel, minutiae and verification scores.
+"""The study's one definition of every metric: pixel, minutiae, ridge-flow, verification and
+feature-distribution scores, and the mean with its bootstrap interval.
 
 Pixel metrics compare float images in [0, 1] with dark ridges on white (data_range 1).
 Verification scores are similarities: higher means "same finger"; a pair is accepted when
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from fpnb.identity.matchers import Minutiae
+    from fpnb.identity.minutiae import Minutiae
 
 FARS = {"1e-2": 1e-2, "1e-3": 1e-3, "1e-4": 1e-4}
 
@@ -129,6 +130,17 @@ def far_resolved(far: float, n_impostor: int) -> bool:
     return far * n_impostor >= 1.0 - 1e-9
 
 
+def accepted_at_far(genuine: Any, impostor: Any, far: float) -> tuple[float, np.ndarray] | None:
+    """The threshold at ``far`` (``threshold_at_far``) and which genuine scores it accepts (their mean is
+    the TAR); None where the impostor count does not resolve ``far`` (``far_resolved``) or there are no
+    genuine scores."""
+    genuine = np.asarray(genuine, dtype=np.float64).ravel()
+    if not genuine.size or not far_resolved(far, np.asarray(impostor).size):
+        return None
+    threshold = threshold_at_far(impostor, far)
+    return threshold, genuine >= threshold
+
+
 def goal_met(ci: Any, goal: float) -> bool:
     """A goal is met only when the interval's lower bound meets it (an unresolved rate never does)."""
     return ci is not None and ci[0] is not None and bool(ci[0] >= goal)
@@ -160,14 +172,19 @@ def verification_metrics(genuine: Any, impostor: Any) -> dict[str, Any]:
     }
     thresholds = {}
     for label, far in FARS.items():
-        if not far_resolved(far, result["n_impostor"]):
-            result[f"tar_at_far_{label}"] = None
-            continue
-        threshold = threshold_at_far(impostor, far)
-        thresholds[f"far_{label}"] = threshold
-        result[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
+        found = accepted_at_far(genuine, impostor, far)
+        result[f"tar_at_far_{label}"] = None if found is None else float(np.mean(found[1]))
+        if found is not None:
+            thresholds[f"far_{label}"] = found[0]
     result["thresholds"] = thresholds
     return result
+
+
+def separation(genuine: Any, impostor: Any) -> float:
+    """Decidability d' = (mean_gen - mean_imp) / sqrt((var_gen + var_imp) / 2)."""
+    genuine, impostor = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
+    spread = np.sqrt((genuine.var() + impostor.var()) / 2)
+    return float((genuine.mean() - impostor.mean()) / max(spread, 1e-9))
 
 
 def bootstrap_ci(
@@ -196,3 +213,61 @@ def bootstrap_ci(
     alpha = (1.0 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
+
+
+def mean_ci(values: Any, groups: Any = None, seed: int = 0) -> tuple[float | None, list[float] | None]:
+    """Mean of ``values`` and its 95 % ``bootstrap_ci`` (whole ``groups``, e.g. identities, resampled when
+    given); (None, None) without values."""
+    values = np.asarray(values, dtype=np.float64)
+    if not values.size:
+        return None, None
+    return float(values.mean()), list(bootstrap_ci(values, seed=seed, groups=groups))
+
+
+def ridge_flow(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A print's ridge orientation field and foreground mask: the reference ``flow_error`` compares with."""
+    from fpnb.identity.fields import foreground_mask, orientation_field
+
+    return orientation_field(image)[0], foreground_mask(image)
+
+
+def masked_flow_error(flow: tuple[np.ndarray, np.ndarray], orientation: np.ndarray) -> float:
+    """Mean angle (degrees) between a ``ridge_flow``'s orientation field and ``orientation``, inside its mask
+    (NaN for an empty mask)."""
+    from fpnb.identity.fields import angle_error
+
+    reference, mask = flow
+    return float(np.degrees(angle_error(reference, orientation)[mask]).mean()) if mask.any() else float("nan")
+
+
+def flow_error(source: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Mean ridge-orientation difference (degrees, 0-90) between two prints, inside the first one's
+    foreground: 0 when the ridge flow is reproduced, about 45 for unrelated flows."""
+    from fpnb.identity.fields import orientation_field
+
+    return masked_flow_error(ridge_flow(source), orientation_field(reconstruction)[0])
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """Fréchet distance of Gaussians fitted to two N x D feature sets (the FID formula).
+
+    |μa - μb|² + tr(Σa + Σb - 2 (Σa Σb)^½), with tr (Σa Σb)^½ taken as tr (Σa^½ Σb Σa^½)^½: both
+    matrices are symmetric positive semi-definite, so symmetric eigendecompositions (negative
+    round-off clipped to 0) give them even for singular covariances (N < D), where
+    ``scipy.linalg.sqrtm`` of the non-symmetric product returns complex or NaN entries.
+    """
+    import scipy.linalg
+
+    a = np.asarray(feats_a, dtype=np.float64)
+    b = np.asarray(feats_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"features: expected two N x D arrays, N >= 2, got {a.shape} and {b.shape}")
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    values, vectors = scipy.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = root_a @ cov_b @ root_a
+    eigenvalues = scipy.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+    distance = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    return float(max(distance, 0.0))

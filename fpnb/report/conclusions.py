@@ -5,12 +5,21 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from fpnb.goals import GOALS
+from fpnb.identity.metrics import goal_met
 from fpnb.report.formatting import display_name, interval_of, label, missing, row_cell, sig3
 
 
 def _intervals_overlap(row_a: pd.Series, row_b: pd.Series, column: str) -> bool:
     a, b = interval_of(row_a.get(f"{column}_ci")), interval_of(row_b.get(f"{column}_ci"))
     return a is None or b is None or (a[0] <= b[1] and b[0] <= a[1])
+
+
+def _goal_text(row: pd.Series, goals: dict[str, str]) -> str:
+    """`` Goals (fpnb.goals): ... met; ... not met (lower bound).`` for the named goals and their columns."""
+    verdicts = [f"{GOALS[goal].text()}: {'met' if goal_met(interval_of(row.get(f'{column}_ci')), GOALS[goal].value) else 'not met'}"
+                for goal, column in goals.items()]
+    return f" Goals, by the interval's lower bound: {'; '.join(verdicts)}."
 
 
 def _sample_text(row: pd.Series) -> str:
@@ -70,7 +79,8 @@ def conclude_real_restoration(table: pd.DataFrame) -> str:
             f"(degraded inputs: {row_cell(degraded, 'minutiae_f1')}). Bozorth3 accepts "
             f"{row_cell(row, 'real_genuine_accepted')} of their genuine pairs (clean prints: "
             f"{row_cell(clean, 'real_genuine_accepted')}; degraded inputs: "
-            f"{row_cell(degraded, 'real_genuine_accepted')}).")
+            f"{row_cell(degraded, 'real_genuine_accepted')})."
+            + _goal_text(row, {"real_restoration_f1": "minutiae_f1", "real_restoration_accepted": "real_genuine_accepted"}))
 
 
 def conclude_quality(table: pd.DataFrame) -> str:
@@ -108,6 +118,8 @@ def conclude_reconstruction(table: pd.DataFrame) -> str:
             part += f", {int(row['n_impostor']):,} impostor pairs)" if not missing(row.get("n_impostor")) else ")"
         parts.append(part)
     text = "Reconstructions accepted as their source print by Bozorth3 — " + "; ".join(parts) + "."
+    if "held-out generated" in table.index and tar == "tar_at_far_1e-3":
+        text += _goal_text(table.loc["held-out generated"], {"reconstruction_tar": tar})
     if {"flow_error_deg", "flow_error_other_deg"} <= set(table.columns):
         flows = [f"{name} {sig3(float(row['flow_error_deg']))}° (another source: "
                  f"{sig3(float(row['flow_error_other_deg']))}°)" for name, row in table.iterrows()
@@ -130,17 +142,17 @@ def conclude_editing(table: pd.DataFrame) -> str:
 
 CONCLUSIONS: dict[str, Callable[[pd.DataFrame], str]] = {
     "02_real_prints": conclude_real_matchers,
-    "07_comparison": conclude_restoration,
-    "07_real_summary": conclude_real_restoration,
-    "08_quality": conclude_quality,
-    "09_summary": conclude_reconstruction,
-    "10_identity": conclude_editing,
+    "05_comparison": conclude_restoration,
+    "05_real_summary": conclude_real_restoration,
+    "06_quality": conclude_quality,
+    "07_summary": conclude_reconstruction,
+    "08_identity": conclude_editing,
 }
 HEADLINE_TITLES = {
     "02_real_prints": "Matchers on real prints",
-    "07_real_summary": "Restoration of real prints",
-    "07_comparison": "Restoration models on the test split",
-    "08_quality": "Distance of generated prints to the masters",
-    "09_summary": "Reconstruction from minutiae",
-    "10_identity": "Identity along each edit direction",
+    "05_real_summary": "Restoration of real prints",
+    "05_comparison": "Restoration models on the test split",
+    "06_quality": "Distance of generated prints to the masters",
+    "07_summary": "Reconstruction from minutiae",
+    "08_identity": "Identity along each edit direction",
 }

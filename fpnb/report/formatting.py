@@ -68,8 +68,8 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "impostor_mean": ("mean impostor score", "Mean matcher score of impostor pairs (prints of different fingers, "
                                              "or a reconstruction and another print)."),
     "n_genuine": ("genuine pairs", "Pairs of two prints of the same finger."),
-    "set": ("set", "The folder of real prints the row was measured on (the notebooks' real_prints parameter; "
-                   "the 3-print fixture when none is given)."),
+    "set": ("set", "The folder of real prints the row was measured on: the profile's real set (pyfnprint for "
+                   "the full profile, else the 3-print fixture real_prints_afis; manifest.json's real_set)."),
     "real_genuine_accepted": ("genuine pairs accepted", "Share of genuine pairs (a real print, degraded or "
                                                         "restored, against the clean other impressions of its "
                                                         "finger) Bozorth3 accepts at the synthetic test threshold "
@@ -284,3 +284,60 @@ def value_grid(items: dict[str, str]) -> str:
     cells = "".join(f'<div><dt>{html.escape(k)}</dt><dd class="{"long" if len(v) > 24 else ""}">'
                     f"{html.escape(v)}</dd></div>" for k, v in items.items())
     return f'<dl class="kv">{cells}</dl>'
+
+
+def _flatten(values: dict) -> dict:
+    """One level of nesting flattened into ``parent child`` keys."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update({f"{key} {sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def metrics_html(metrics: dict) -> str:
+    """One notebook's metrics as a value grid (dicts flattened one level, long lists summarised) and tables
+    for dicts of per-item dicts; never a JSON dump."""
+    items, tables = {}, []
+    for key, value in metrics.items():
+        if key.endswith("_ci") and key[:-3] in metrics:
+            continue
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            frame = pd.DataFrame.from_dict({k: _flatten(v) for k, v in value.items()}, orient="index")
+            tables.append(f"<h4>{html.escape(label(key))}</h4>{table_html(display_frame(frame))}")
+        elif isinstance(value, dict):
+            n_impostor = value.get("n_impostor")
+            for sub, v in value.items():
+                if not (sub.endswith("_ci") and sub[:-3] in value):
+                    column = sub if sub in DEFINITIONS or sub in RATE_COLUMNS or is_count(sub) else key
+                    items[f"{label(key)} › {label(sub)}"] = cell_text(column, v, interval_of(value.get(f"{sub}_ci")),
+                                                                       n_impostor)
+        else:
+            items[label(key)] = cell_text(key, value, interval_of(metrics.get(f"{key}_ci")))
+    return value_grid(items) + "".join(tables)
+
+
+# the pages' shared style: read at 1,280 px, tables that fit it, value grids
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;
+line-height:1.45;color:#222}
+h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+h3 small{color:#777;font-weight:normal}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:14px}
+td,th{border:1px solid #ccc;padding:3px 8px;overflow-wrap:anywhere}
+table.data td{text-align:right}
+table.data td:first-child{text-align:left}
+table.data th{background:#f4f4f4}
+table.definitions th{text-align:left;white-space:nowrap;background:#f4f4f4}
+figure{margin:1em 0}
+img{max-width:100%;max-height:85vh;width:auto;height:auto;display:block}
+figcaption{color:#777;font-size:13px}
+.conclusion{background:#f6f8fa;border-left:4px solid #4a7;padding:.4em .8em}
+.warning{border:2px solid #c00;background:#fee;color:#900;padding:.5em 1em}
+.ok{color:#275}
+dl.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(17em,1fr));gap:.1em 2em;font-size:14px}
+dl.kv div{display:flex;justify-content:space-between;gap:1em;border-bottom:1px dotted #ccc;min-width:0}
+dt{color:#555;flex:1 1 auto;min-width:0;overflow-wrap:break-word}
+dd{margin:0;text-align:right;flex:0 1 auto;overflow-wrap:break-word}
+dd.long{overflow-wrap:anywhere;min-width:0}"""

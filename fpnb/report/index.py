@@ -14,9 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from fpnb.config import TIMINGS_FILE, Profile, get_profile, paths
+from fpnb.data.real_sets import result_name
 from fpnb.report.conclusions import CONCLUSIONS, HEADLINE_TITLES
-from fpnb.report.formatting import (DEFINITIONS, RATE_COLUMNS, cell_text, display_frame, display_name,
-                                    interval_of, is_count, label, shown_columns, table_html, value_grid)
+from fpnb.report.experiments import build_experiments_page
+from fpnb.report.formatting import (DEFINITIONS, STYLE, cell_text, display_frame, display_name, label,
+                                    metrics_html, shown_columns, table_html, value_grid)
 from fpnb.report.provenance import build_manifest, html_commit, stale_notebooks
 from fpnb.report.runner import discover, headline_tables
 from fpnb.weights_io import shipped_models
@@ -41,13 +43,13 @@ STAGES = (
     Stage("02", "Identity toolbox", "Do the matchers tell fingers apart on these prints?",
           ("02-det*.png", "02-score-histograms*.png")),
     Stage("07", "Restoration", "Which model turns a degraded print back into its clean print, pixels and identity?",
-          ("07-comparison*.png", "07-grid*.png")),
+          ("05-comparison*.png", "05-grid*.png")),
     Stage("08", "Synthesis", "Does the StyleGAN2 generate prints close to the masters and as distinct as fingers?",
-          ("08-samples*.png",)),
+          ("06-samples*.png",)),
     Stage("09", "Reconstruction", "Can a print be rebuilt from its minutiae through the generator's latent space?",
-          ("09-examples*.png",)),
+          ("07-examples*.png",)),
     Stage("10", "Editing", "Which SeFa directions change a print's appearance and keep its identity?",
-          ("10-edit-grid*.png",)),
+          ("08-edit-grid*.png",)),
 )
 
 
@@ -74,10 +76,29 @@ def embedded_image(path: Path, max_width: int = MAX_FIGURE_PX) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def headline_frames(names: Iterable[str], tables_dir: Path, real: dict | None = None) -> dict[str, pd.DataFrame]:
+    """The headline tables found in ``tables_dir`` by name; where the build's real prints (a manifest's
+    ``real_set``) fell back to the fixture, a table's fixture results (``<name>-fixture.csv``) stand in for the
+    committed ones of the wanted set. ``attrs["file"]`` is the table's file stem, ``attrs["note"]`` says why
+    another file stands in."""
+    frames = {}
+    for name in names:
+        stem = result_name(name, real or {})
+        if not (tables_dir / f"{stem}.csv").exists():
+            stem = name
+        if (tables_dir / f"{stem}.csv").exists():
+            frames[name] = pd.read_csv(tables_dir / f"{stem}.csv", index_col=0)
+            frames[name].attrs["file"] = stem
+            if stem != name:
+                frames[name].attrs["note"] = f"on the {real['used']}, not {real['wanted']}"
+    return frames
+
+
 def _headline_html(name: str, table: pd.DataFrame) -> str:
     conclusion = CONCLUSIONS.get(name, lambda _: "")(table)
-    return (f'<h3 id="{html.escape(name)}">{html.escape(HEADLINE_TITLES.get(name, name))} '
-            f"<small>({html.escape(name)}.csv)</small></h3>"
+    note = f" ({table.attrs['note']})" if table.attrs.get("note") else ""
+    return (f'<h3 id="{html.escape(name)}">{html.escape(HEADLINE_TITLES.get(name, name) + note)} '
+            f"<small>({html.escape(table.attrs.get('file', name))}.csv)</small></h3>"
             + (f'<p class="conclusion">{html.escape(conclusion)}</p>' if conclusion else "")
             + table_html(display_frame(table)))
 
@@ -116,39 +137,6 @@ def _definitions_html(columns: Iterable[str]) -> str:
     rows = {label(c): DEFINITIONS.get(c, ("", "not defined yet"))[1] for c in dict.fromkeys(columns)}
     items = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items())
     return f'<table class="definitions">{items}</table>'
-
-
-def _flatten(values: dict) -> dict:
-    """One level of nesting flattened into ``parent child`` keys."""
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update({f"{key} {sub}": v for sub, v in value.items()})
-        else:
-            flat[key] = value
-    return flat
-
-
-def metrics_html(metrics: dict) -> str:
-    """One notebook's metrics as a value grid (dicts flattened one level, long lists summarised) and tables
-    for dicts of per-item dicts; never a JSON dump."""
-    items, tables = {}, []
-    for key, value in metrics.items():
-        if key.endswith("_ci") and key[:-3] in metrics:
-            continue
-        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-            frame = pd.DataFrame.from_dict({k: _flatten(v) for k, v in value.items()}, orient="index")
-            tables.append(f"<h4>{html.escape(label(key))}</h4>{table_html(display_frame(frame))}")
-        elif isinstance(value, dict):
-            n_impostor = value.get("n_impostor")
-            for sub, v in value.items():
-                if not (sub.endswith("_ci") and sub[:-3] in value):
-                    column = sub if sub in DEFINITIONS or sub in RATE_COLUMNS or is_count(sub) else key
-                    items[f"{label(key)} › {label(sub)}"] = cell_text(column, v, interval_of(value.get(f"{sub}_ci")),
-                                                                       n_impostor)
-        else:
-            items[label(key)] = cell_text(key, value, interval_of(metrics.get(f"{key}_ci")))
-    return value_grid(items) + "".join(tables)
 
 
 def _runs_html(stems: list[str], wall_seconds: dict[str, float], out_dir: Path, seeds: dict,
@@ -190,6 +178,29 @@ def _warning_html(problems: dict[str, str], commit: str | None) -> str:
             f"the tables below.<ul>{items}</ul></div>")
 
 
+def _real_set_html(real: dict | None, out_dir: Path) -> str:
+    """A warning where the build read the fixture in place of its profile's real prints, naming what it wrote."""
+    if not (real or {}).get("fallback"):
+        return ""
+    pattern = f"{result_name('*', real)}.*"
+    written = sorted(f"{f.parent.name}/{f.name}" for folder in ("tables", "metrics")
+                     for f in (out_dir / folder).glob(pattern))
+    items = "".join(f"<li>{html.escape(name)}</li>" for name in written) or "<li>none yet</li>"
+    used, wanted = html.escape(real["used"]), html.escape(real["wanted"])
+    return (f'<div class="warning"><strong>Real prints: the {used}, not {wanted}.</strong> This profile is judged '
+            f"on {wanted}'s real prints, which this build could not read ({html.escape(real.get('reason') or '')}). "
+            f"Its real-print results come from the 3-print {used} (a sanity check, not a rate), carry "
+            f"<code>-{used}</code> in their names and stand in for the {wanted} results below; the committed "
+            f"{wanted} results were left as they are.<ul>{items}</ul>Get the set with "
+            "<code>python tasks.py real-prints</code> and rebuild.</div>")
+
+
+def _real_set_text(real: dict) -> str:
+    if not real:
+        return "—"
+    return f"{real['used']} (in place of {real['wanted']})" if real.get("fallback") else real["used"]
+
+
 def _manifest_html(manifest: dict) -> str:
     device_info = manifest.get("device") or {}
     dirty = manifest.get("dirty")
@@ -201,6 +212,7 @@ def _manifest_html(manifest: dict) -> str:
         "CPU": f"{device_info.get('cpu_model')} × {device_info.get('cpu_count')} cores",
         "python": manifest["python"], "build started": manifest.get("build_started") or "—",
         "built": manifest["built"],
+        "real prints": _real_set_text(manifest.get("real_set") or {}),
     }
     settings = {k: cell_text(k, v) for k, v in manifest["settings"].items()}
     packages = {k: v or "not installed" for k, v in manifest["packages"].items()}
@@ -209,42 +221,19 @@ def _manifest_html(manifest: dict) -> str:
             + '<p>All of it, with the changed files and the seeds: <a href="manifest.json">manifest.json</a>.</p>')
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;
-line-height:1.45;color:#222}
-h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3 small{color:#777;font-weight:normal}
-table{border-collapse:collapse;margin:.4em 0 1em;font-size:14px}
-td,th{border:1px solid #ccc;padding:3px 8px;overflow-wrap:anywhere}
-table.data td{text-align:right}
-table.data td:first-child{text-align:left}
-table.data th{background:#f4f4f4}
-table.definitions th{text-align:left;white-space:nowrap;background:#f4f4f4}
-figure{margin:1em 0}
-img{max-width:100%;max-height:85vh;width:auto;height:auto;display:block}
-figcaption{color:#777;font-size:13px}
-.conclusion{background:#f6f8fa;border-left:4px solid #4a7;padding:.4em .8em}
-.warning{border:2px solid #c00;background:#fee;color:#900;padding:.5em 1em}
-.ok{color:#275}
-dl.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(17em,1fr));gap:.1em 2em;font-size:14px}
-dl.kv div{display:flex;justify-content:space-between;gap:1em;border-bottom:1px dotted #ccc;min-width:0}
-dt{color:#555;flex:1 1 auto;min-width:0;overflow-wrap:break-word}
-dd{margin:0;text-align:right;flex:0 1 auto;overflow-wrap:break-word}
-dd.long{overflow-wrap:anywhere;min-width:0}"""
-
-
 def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir: Path | None = None,
-                notebooks_dir: Path | None = None, started: float | None = None) -> Path:
+                notebooks_dir: Path | None = None, started: float | None = None, real_set: dict | None = None) -> Path:
     """Write ``manifest.json`` and ``index.html``: per stage a key figure, conclusions and headline tables;
     definitions; every notebook's provenance and numbers; the manifest. ``started`` (epoch seconds) is when
-    the build began: HTML older than it is flagged."""
+    the build began: HTML older than it is flagged. ``real_set``: the real prints the build read
+    (``RealPrints.record``; by default as data/ holds them now); a fallback to the fixture is flagged."""
     profile = get_profile(profile) if isinstance(profile, str) else profile
     out_dir = out_dir or paths.report_dir(profile)
     (out_dir / "tables").mkdir(exist_ok=True)
-    manifest = build_manifest(profile, wall_seconds, out_dir, started)
+    manifest = build_manifest(profile, wall_seconds, out_dir, started, real_set)
     tree = {None: "unknown work tree", True: "with uncommitted changes", False: "clean work tree"}[manifest["dirty"]]
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    tables = {name: pd.read_csv(f, index_col=0) for name in headline_tables(notebooks_dir)
-              if (f := out_dir / "tables" / f"{name}.csv").exists()}
+    tables = headline_frames(headline_tables(notebooks_dir), out_dir / "tables", manifest.get("real_set"))
     stems = list(dict.fromkeys([run.stem for run in discover(notebooks_dir)] + list(wall_seconds)))
     problems = stale_notebooks(out_dir, stems, manifest["git_commit"], started)
     previous = previous_figures(out_dir / "index.html")
@@ -259,6 +248,7 @@ def build_index(profile: str | Profile, wall_seconds: dict[str, float], out_dir:
         f"<details><summary>{html.escape(f.stem)}</summary>{metrics_html(json.loads(f.read_text()))}</details>"
         for f in sorted((out_dir / "metrics").glob("*.json"))
     )
+    experiments = build_experiments_page(out_dir)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fpnb report ({profile.name})</title><style>{STYLE}</style></head><body>
@@ -272,8 +262,11 @@ with those leaderboards. Intervals are 95 % bootstrap intervals over fingers; ea
 {html.escape(manifest['precision'])} precision, on {html.escape(str(manifest['device']['cpu_model']))}
 × {manifest['device']['cpu_count']} cores.</p>
 {_warning_html(problems, manifest['git_commit'])}
+{_real_set_html(manifest.get('real_set'), out_dir)}
 {stages}
 {f'<section><h2>Other headline tables</h2>{others}</section>' if others else ''}
+{'<h2>Experiments</h2><p>One-off design studies outside the notebooks (their question, command and result): '
+ '<a href="experiments.html">experiments.html</a>.</p>' if experiments else ''}
 <h2>Shipped models</h2><p>Every model card under <code>weights/</code>: what a rebuild of this report reuses
 instead of training (a model is reused only for the profile its card names).</p>{table_html(display_frame(models))}
 <h2 id="definitions">Definitions</h2>{_definitions_html(columns)}

@@ -156,13 +156,18 @@ def _data_hash(out_dir: Path) -> str | None:
     return json.loads(data.read_text()).get("data_hash") if data.exists() else None
 
 
-def build_manifest(profile: Profile, wall_seconds: dict[str, float], out_dir: Path, started: float | None) -> dict:
-    """What rebuilding these numbers takes: commit and dirty flag, profile, seeds, data, precision, machine."""
+def build_manifest(profile: Profile, wall_seconds: dict[str, float], out_dir: Path, started: float | None,
+                   real_set: dict | None = None) -> dict:
+    """What rebuilding these numbers takes: commit and dirty flag, profile, seeds, data, real prints (``real_set``:
+    the set the profile reads and the one used, ``RealPrints.record``; by default as data/ holds them now),
+    precision, machine."""
+    from fpnb.data.real_sets import resolve_real_set
     from fpnb.precision import resolve
 
     return {
         "profile": profile.name,
         "settings": dict(profile.__dict__),
+        "real_set": real_set or resolve_real_set(profile, fetch=False).record(),
         "precision": resolve(profile),
         "seeds": notebook_seeds(out_dir),
         "data_hash": _data_hash(out_dir),

@@ -71,9 +71,13 @@ def prerequisites(run: NotebookRun, runs: Iterable[NotebookRun]) -> set[str]:
 
 def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float], jobs: int = 1,
             on_start: Callable[[NotebookRun], None] = lambda run: None,
-            on_done: Callable[[NotebookRun, float], None] = lambda run, seconds: None) -> dict[str, float]:
+            on_done: Callable[[NotebookRun, float], None] = lambda run, seconds: None,
+            longest: dict[str, float] | None = None) -> dict[str, float]:
     """Execute ``runs`` (``execute_one(run)`` returns its wall seconds), ``jobs`` at a time in separate processes,
-    each once its prerequisites among ``runs`` have finished, in list order otherwise; returns seconds by stem.
+    each once its prerequisites among ``runs`` have finished; returns seconds by stem.
+
+    Among the runs ready to start, those that took longest last time (``longest``: seconds by stem, e.g. the
+    last build's ``wall_seconds.json``) go first, so a long chain starts early; list order otherwise.
 
     A failure stops new starts, lets the running notebooks finish and raises it.
     """
@@ -91,7 +95,8 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
             done[run.stem] = execute_one(run)
             on_done(run, done[run.stem])
         return done
-    pending, running = list(runs), {}
+    last = longest or {}
+    pending, running = sorted(runs, key=lambda run: -last.get(run.stem, 0.0)), {}
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         while pending or running:
             for run in [r for r in pending if needs[r.stem] <= done.keys()][:jobs - len(running)]:

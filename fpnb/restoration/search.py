@@ -23,7 +23,7 @@ HYPERPARAMETERS = ("base_filters", "depth", "batch_norm", "dropout", "learning_r
 # 46 ms (reports/bench/api.json); 32 filters cost 2.5x as much per image (reports/bench/precision.json).
 WIDTHS = (8, 12, 16)
 SMOKE_WIDTHS = (4, 8)
-RESULT = "05_search"  # the saved search: reports/<profile>/metrics/05_search.json and tables/05_search.csv
+RESULT = "03_search"  # the saved search: reports/<profile>/metrics/03_search.json and tables/03_search.csv
 
 
 def _widths(small: bool) -> list[int]:

@@ -18,11 +18,11 @@ import pandas as pd
 from fpnb.config import Profile, load_timings, paths, save_table, save_timings
 from fpnb.data.datasets import REAL_FIXTURE, finger_of, load_print_folder
 from fpnb.identity.matchers import extract_minutiae
-from fpnb.identity.scoring import score_pair_list, worker_matcher
-from fpnb.identity.metrics import (bootstrap_ci, far_resolved, masked_ssim, minutiae_prf, pixel_metrics, ssim,
+from fpnb.identity.metrics import (accepted_at_far, masked_ssim, mean_ci, minutiae_prf, pixel_metrics, ssim,
                                   threshold_at_far)
+from fpnb.identity.verification import score_pair_list, worker_matcher
 from fpnb.restoration import search
-from fpnb.weights_io import may_ship
+from fpnb.weights_io import may_ship, shipped_for
 
 MATCHER = "bozorth3"
 # the real-print fixture: two impressions of one finger and one of another (MIT, tests/data/real_prints_afis/README.md)
@@ -78,10 +78,10 @@ TUNED = "unet_tuned"
 
 
 def tuned_run(profile: Profile) -> RestorationRun:
-    """The study U-Net with the winning configuration of this profile's search (notebook 05_search)."""
+    """The study U-Net with the winning configuration of this profile's search (notebook 03_search)."""
     path = paths.metrics_file(profile, search.RESULT)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no search result for profile {profile.name}; run notebooks/05_search first")
+        raise FileNotFoundError(f"{path}: no search result for profile {profile.name}; run notebooks/03_search first")
     best = json.loads(path.read_text())["best"]
     weight = best.get("ms_ssim_weight")
     kwargs = {"depth": int(best["depth"]), "base_filters": int(best["base_filters"]),
@@ -154,7 +154,7 @@ def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int =
     from fpnb.restoration.training import fit, load_restoration_model, save_model
 
     weights, _, log = shipped_paths(run)
-    if not retrain and _is_shipped_for(run, profile):
+    if not retrain and shipped_run(run, profile):
         return load_restoration_model(weights), pd.read_csv(log), f"shipped {weights.name}"
     with keras_precision(resolve(profile)):  # mixed_bfloat16 where the CPU has bfloat16 units
         model = build_model(run.model, loss=run.loss, learning_rate=run.learning_rate, seed=seed,
@@ -168,20 +168,16 @@ def train_or_load(run: RestorationRun, profile: Profile, root: Path, seed: int =
     return model, history, f"trained here ({profile.name})"
 
 
-def _is_shipped_for(run: RestorationRun, profile: Profile) -> bool:
-    """Shipped weights exist and were trained with this profile and this run's configuration."""
-    weights, card, _ = shipped_paths(run)
-    if not (weights.exists() and card.exists()):
-        return False
-    card = json.loads(card.read_text())
-    return card.get("profile") == profile.name and card.get("run_config") == run_config(run, profile)
+def shipped_run(run: RestorationRun, profile: Profile) -> Path | None:
+    """The run's shipped weights where they were trained with this profile and exactly this run's configuration."""
+    return shipped_for(shipped_paths(run)[0], profile, exact=True, run_config=run_config(run, profile))
 
 
 def load_trained(run: RestorationRun, profile: Profile):
     """The model a notebook of this profile trained or reused (shipped weights first)."""
     from fpnb.restoration.training import load_restoration_model
 
-    path = shipped_paths(run)[0] if _is_shipped_for(run, profile) else run_dir(run, profile) / "model.keras"
+    path = shipped_run(run, profile) or run_dir(run, profile) / "model.keras"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no trained {run.name} for profile {profile.name}; run its notebook first")
     return load_restoration_model(path)
@@ -202,7 +198,7 @@ def ship(model, run: RestorationRun, profile: Profile, root: Path, history: pd.D
     if not may_ship(weights, profile):  # smoke, or weights of a stronger profile already shipped
         return None
     unchanged = False
-    if _is_shipped_for(run, profile):
+    if shipped_run(run, profile):
         old, new = load_restoration_model(weights).get_weights(), inference_network(model).get_weights()
         unchanged = len(old) == len(new) and all(np.array_equal(a, b) for a, b in zip(old, new))
     if unchanged:  # reused as shipped: its card keeps the data and metrics it was trained and measured with
@@ -320,18 +316,16 @@ def summarise(table: pd.DataFrame, threshold: float | None = None, seed: int = 0
     out = {"n": int(len(table)), "n_identities": int(table["identity"].nunique())}
     for column in SUMMARY_COLUMNS:
         if column in table:
-            values = table[column].to_numpy(dtype=float)
-            out[column] = float(values.mean())
-            out[f"{column}_ci"] = list(bootstrap_ci(values, seed=seed, groups=table["identity"].to_numpy()))
+            out[column], out[f"{column}_ci"] = mean_ci(table[column].to_numpy(dtype=float),
+                                                       table["identity"].to_numpy(), seed)
     if cross is not None:
         genuine, impostor = cross[cross["genuine"]], cross[~cross["genuine"]]
         out["n_cross_genuine"], out["n_cross_impostor"] = int(len(genuine)), int(len(impostor))
         out["cross_impression_tar"], out["cross_impression_tar_ci"] = None, None
-        if len(genuine) and far_resolved(far, len(impostor)):
-            accepted = (genuine["score"] >= threshold_at_far(impostor["score"], far)).to_numpy(dtype=float)
-            out["cross_impression_tar"] = float(accepted.mean())
-            out["cross_impression_tar_ci"] = list(bootstrap_ci(accepted, seed=seed,
-                                                               groups=genuine["identity"].astype(str).to_numpy()))
+        found = accepted_at_far(genuine["score"], impostor["score"], far)
+        if found is not None:
+            out["cross_impression_tar"], out["cross_impression_tar_ci"] = mean_ci(
+                found[1], genuine["identity"].astype(str).to_numpy(), seed)
     return out
 
 
@@ -448,9 +442,8 @@ def ceiling_summary(table: pd.DataFrame, seed: int = 0) -> dict:
     for column in ("ssim", "ssim_covered", "ssim_uncovered", "ssim_without_lossy", "minutiae_f1",
                    "minutiae_f1_without_lossy"):
         rows = table[table[column].notna()]
-        out[column] = float(rows[column].mean()) if len(rows) else None
-        out[f"{column}_ci"] = (list(bootstrap_ci(rows[column].to_numpy(float), seed=seed,
-                                                 groups=rows["identity"].astype(str).to_numpy())) if len(rows) else None)
+        out[column], out[f"{column}_ci"] = mean_ci(rows[column].to_numpy(float), rows["identity"].astype(str).to_numpy(),
+                                                   seed)
     return out
 
 
@@ -524,19 +517,12 @@ def real_print_summary(check: RealPrintCheck, seed: int = 0) -> dict:
     genuine, impostor = check.pairs[check.pairs["genuine"]], check.pairs[~check.pairs["genuine"]]
     out = {"n_prints": int(len(check.prints)), "n_fingers": int(check.prints["finger"].nunique()),
            "n_genuine_pairs": int(len(genuine)), "n_impostor_pairs": int(len(impostor))}
-
-    def mean_ci(values: pd.Series, fingers: pd.Series) -> tuple[float | None, list | None]:
-        if not len(values):
-            return None, None
-        values = values.to_numpy(float)
-        return float(values.mean()), list(bootstrap_ci(values, seed=seed, groups=fingers.astype(str).to_numpy()))
-
     for kind in ("degraded", "restored"):
-        out[f"minutiae_f1_{kind}"], out[f"minutiae_f1_{kind}_ci"] = mean_ci(check.prints[f"minutiae_f1_{kind}"],
-                                                                            check.prints["finger"])
+        out[f"minutiae_f1_{kind}"], out[f"minutiae_f1_{kind}_ci"] = mean_ci(
+            check.prints[f"minutiae_f1_{kind}"].to_numpy(float), check.prints["finger"].astype(str).to_numpy(), seed)
     for kind in ("clean", "degraded", "restored"):
-        out[f"genuine_accepted_{kind}"], out[f"genuine_accepted_{kind}_ci"] = mean_ci(genuine[f"accepted_{kind}"],
-                                                                                      genuine["finger"])
+        out[f"genuine_accepted_{kind}"], out[f"genuine_accepted_{kind}_ci"] = mean_ci(
+            genuine[f"accepted_{kind}"].to_numpy(float), genuine["finger"].astype(str).to_numpy(), seed)
         out[f"impostor_accepted_{kind}"] = float(impostor[f"accepted_{kind}"].mean()) if len(impostor) else None
     return out
 

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from fpnb.config import Profile, paths
+from fpnb.goals import GOALS
 from fpnb.data.datasets import to_native
 from fpnb.synthesis.sampling import render, seed_latents, seed_noise
 from fpnb.synthesis.sefa import edit
@@ -120,34 +121,62 @@ def _rotation_deg(orientation: np.ndarray, reference: np.ndarray, mask: np.ndarr
     return float(np.degrees(0.5 * np.angle(turn.mean())))
 
 
+# Fewer seeds than this are measured in this process: a local cluster's start costs more than a second core saves.
+MIN_CLUSTER_SEEDS = 16
+
+
 def measure_edits(generator: Generator, directions: torch.Tensor, seeds: Sequence[int], indices: Sequence[int],
                   degrees: Sequence[float], matcher, scale: float, truncation: float = 0.7,
-                  layers: Sequence[int] | None = None) -> pd.DataFrame:
-    """One row per (direction, degree, seed): the edit's measures and its matcher score against the original."""
+                  layers: Sequence[int] | None = None, workers: int | None = None) -> pd.DataFrame:
+    """One row per (direction, degree, seed): the edit's measures and its matcher score against the original.
+
+    Seeds are Dask tasks (``fpnb.data.cluster.run_tasks``, one worker per core by default), each scored by its
+    worker's own stock matcher of ``matcher``'s name. Fewer than ``MIN_CLUSTER_SEEDS`` seeds, or a matcher that is
+    not a stock one, run in this process.
+    """
+    from fpnb.data.cluster import run_tasks
+    from fpnb.identity.matchers import MATCHERS
+
+    stock = MATCHERS.get(getattr(matcher, "name", None)) is type(matcher)
+    in_process = len(seeds) < MIN_CLUSTER_SEEDS or not stock
+    jobs = [(int(seed), list(indices), list(degrees), matcher.name if stock else matcher, scale, truncation, layers)
+            for seed in seeds]
+    rows = run_tasks(_measure_seed, jobs, workers=1 if in_process else workers,
+                     desc="edits", progress=False, shared=[generator, directions], uses=lambda job: (0, 1))
+    return pd.DataFrame([row for seed_rows in rows for row in seed_rows])
+
+
+def _measure_seed(job: tuple, shared: dict) -> list[dict]:
+    """``measure_edits``'s rows of one seed; ``shared`` holds the generator (0) and the directions (1), the job a
+    stock matcher's name or a matcher."""
+    from fpnb.identity.verification import worker_matcher
+
+    seed, indices, degrees, matcher, scale, truncation, layers = job
+    generator, directions = shared[0], shared[1]
+    matcher = worker_matcher(matcher) if isinstance(matcher, str) else matcher
+    original = _edited(generator, directions, seed, [(0, 0.0)], truncation)
+    native_original = to_native(original, scale)[0]
+    reference = _measures(original[0], native_original)
+    grid = edit_grid(generator, directions, [seed], indices, degrees, truncation, layers)[0]
     rows = []
-    for seed in seeds:
-        original = _edited(generator, directions, seed, [(0, 0.0)], truncation)
-        native_original = to_native(original, scale)[0]
-        reference = _measures(original[0], native_original)
-        grid = edit_grid(generator, directions, [seed], indices, degrees, truncation, layers)[0]
-        for a, index in enumerate(indices):
-            native = to_native(grid[a], scale)
-            for b, degree in enumerate(degrees):
-                found = _measures(grid[a, b], native[b])
-                shift = float(np.hypot(*np.subtract(found.pop("centroid"), reference["centroid"])))
-                rotation = _rotation_deg(found.pop("orientation"), reference["orientation"], reference["mask"])
-                del found["mask"]
-                rows.append({"direction": int(index), "degree": float(degree), "seed": int(seed), **found,
-                             "centroid_shift_px": shift, "rotation_deg": rotation,
-                             "score": matcher.score(native[b], native_original)})
-    return pd.DataFrame(rows)
+    for a, index in enumerate(indices):
+        native = to_native(grid[a], scale)
+        for b, degree in enumerate(degrees):
+            found = _measures(grid[a, b], native[b])
+            shift = float(np.hypot(*np.subtract(found.pop("centroid"), reference["centroid"])))
+            rotation = _rotation_deg(found.pop("orientation"), reference["orientation"], reference["mask"])
+            del found["mask"]
+            rows.append({"direction": int(index), "degree": float(degree), "seed": seed, **found,
+                         "centroid_shift_px": shift, "rotation_deg": rotation,
+                         "score": matcher.score(native[b], native_original)})
+    return rows
 
 
 def impostor_threshold(generator: Generator, seeds: Sequence[int], matcher, scale: float, far: float = 1e-3,
                        truncation: float = 0.7) -> tuple[float, int]:
     """Matcher threshold at ``far`` from every pair of distinct seeds' prints, and the number of pairs."""
     from fpnb.identity.metrics import threshold_at_far
-    from fpnb.identity.scoring import score_pair_list
+    from fpnb.identity.verification import score_pair_list
     from fpnb.synthesis.sampling import sample
 
     native = to_native(sample(generator, seeds, truncation), scale)
@@ -174,7 +203,7 @@ def effect_sizes(table: pd.DataFrame, max_degree: float = 3.0) -> pd.DataFrame:
                          visible=relative.max(axis=1) >= 1.0)
 
 
-def identity_preserving(table: pd.DataFrame, threshold: float, min_rate: float = 0.9,
+def identity_preserving(table: pd.DataFrame, threshold: float, min_rate: float = GOALS["edit_match_rate"].value,
                         max_degree: float | None = None) -> pd.DataFrame:
     """Per direction, over the tested degrees with 0 < |degree| <= ``max_degree`` (None: all):
 

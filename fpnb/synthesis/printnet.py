@@ -224,10 +224,12 @@ def load_printnet(path: str | Path, device: str | torch.device = "cpu") -> Print
     return load_module(PrintNet, path, WEIGHTS_FORMAT, device).eval().requires_grad_(False)
 
 
-def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: dict, seed: int = 0) -> Path | None:
-    """Write the PrintNet weights, training log and model card under weights/ (only for a profile that ships weights)."""
+def ship_printnet(net: PrintNet, profile: Profile, log: pd.DataFrame, metrics: dict, seed: int = 0,
+                  source: str = "trained") -> Path | None:
+    """Write the PrintNet weights, training log and model card under weights/ (only for a profile that ships weights,
+    and only a network trained in this run: ``source`` from ``train_printnet``; a reused one keeps its card)."""
     path = paths.weights / WEIGHTS_FILE
-    if not may_ship(path, profile):
+    if not source.startswith("trained") or not may_ship(path, profile):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)

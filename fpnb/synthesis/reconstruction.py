@@ -75,7 +75,7 @@ def maps_of(images: np.ndarray, scale: float, chunk: int = 256) -> tuple[np.ndar
     at 256 px need no second copy at that scale); dots and lines are scaled down with the
     coordinates but kept at least 1 px wide and 3 px long so that they survive at R px.
     """
-    from fpnb.identity.matchers import Minutiae
+    from fpnb.identity.minutiae import Minutiae
     from fpnb.identity.maps import minutiae_map
 
     shape = images.shape[1:]
@@ -121,7 +121,7 @@ def cached_pairs(generator: Generator, seeds: Sequence[int], truncation: float, 
                  cache_dir: Path) -> dict:
     """``make_pairs``, kept in ``cache_dir`` (npz, keyed by generator digest, seeds, truncation and scale)
     so that a resumed or repeated run does not extract minutiae again (about 0.1 s a print)."""
-    from fpnb.identity.matchers import Minutiae
+    from fpnb.identity.minutiae import Minutiae
 
     seeds = [int(s) for s in seeds]
     key = hashlib.sha256(json.dumps([module_digest(generator), seeds, truncation, scale]).encode()).hexdigest()[:16]
@@ -356,11 +356,12 @@ def load_encoder(path: str | Path) -> MinutiaeEncoder:
 
 
 def ship_encoder(encoder: MinutiaeEncoder, generator: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
-                 tag: str = "main", train_args: dict | None = None) -> Path | None:
+                 tag: str = "main", train_args: dict | None = None, source: str = "trained") -> Path | None:
     """Write the encoder (safetensors), its log and JSON model card, naming the generator it inverts, under
-    weights/ (only for a profile that ships weights)."""
+    weights/ (only for a profile that ships weights, and only an encoder trained in this run: ``source`` from
+    ``train_encoder``; a reused one keeps the card it was measured with)."""
     path = paths.weights / ENCODER_FILE
-    if not may_ship(path, profile):
+    if not source.startswith("trained") or not may_ship(path, profile):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     log.to_csv(path.with_suffix(".log.csv"), index=False)
@@ -445,44 +446,7 @@ def train_encoder(generator: Generator, printnet: nn.Module | None, pairs: dict 
     return encoder.eval(), pd.DataFrame(log), source
 
 
-def training_curves(log: pd.DataFrame, window: int = 25):
-    """Loss parts against step (running mean over ``window`` steps), one panel per part."""
-    import matplotlib.pyplot as plt
-
-    names = [c for c in log.columns if c not in ("step", "lr", "seconds")]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        ax.plot(log["step"], log[name].rolling(window, min_periods=1).mean())
-        ax.set_title(name)
-        ax.set(xlabel="step", ylabel=f"loss (mean of {window} steps)")
-    fig.tight_layout()
-    return fig
-
-
 # ----------------------------------------------------------------------------- evaluation
-
-def _flow(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A print's ridge orientation field and foreground mask."""
-    from fpnb.identity.fields import foreground_mask, orientation_field
-
-    return orientation_field(image)[0], foreground_mask(image)
-
-
-def _flow_error(source: tuple[np.ndarray, np.ndarray], orientation: np.ndarray) -> float:
-    """Mean angle (degrees) between a source's orientation field (``_flow``) and ``orientation``, inside its mask."""
-    from fpnb.identity.fields import angle_error
-
-    reference, mask = source
-    return float(np.degrees(angle_error(reference, orientation)[mask]).mean()) if mask.any() else math.nan
-
-
-def flow_error(source: np.ndarray, reconstruction: np.ndarray) -> float:
-    """Mean ridge-orientation difference (degrees, 0-90) between two prints, inside the first one's
-    foreground: 0 when the ridge flow is reproduced, about 45 for unrelated flows."""
-    from fpnb.identity.fields import orientation_field
-
-    return _flow_error(_flow(source), orientation_field(reconstruction)[0])
-
 
 def _other(n: int, seed: int) -> np.ndarray:
     """A derangement of range(n) (no index maps to itself), drawn with ``seed``: each print's "other source"."""
@@ -497,15 +461,15 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     Impostors are every reconstruction against every other source (N (N - 1) pairs), so FARs
     below 1 / (N (N - 1)) are not resolved; ``n_impostor`` says how many there were. TAR CIs
     resample prints with the threshold fixed. Everything runs at 500 ppi (``scale``). Ridge flow:
-    ``flow_error`` against the source and, as the chance level, against another source (drawn with
+    ``metrics.flow_error`` against the source and, as the chance level, against another source (drawn with
     ``seed``); with ``printnet``, the share of reconstructions whose predicted pattern class is the
     source's, and the same share against the other source.
     """
     from fpnb.identity.fields import orientation_field
     from fpnb.identity.matchers import extract_minutiae
-    from fpnb.identity.metrics import (bootstrap_ci, far_resolved, minutiae_prf, threshold_at_far,
+    from fpnb.identity.metrics import (accepted_at_far, masked_flow_error, mean_ci, minutiae_prf, ridge_flow,
                                        verification_metrics)
-    from fpnb.identity.scoring import score_pair_list
+    from fpnb.identity.verification import score_pair_list
 
     if sources.shape != reconstructions.shape or len(sources) < 2:
         raise ValueError(f"sources: need >= 2 prints shaped like reconstructions, got {sources.shape} "
@@ -518,7 +482,7 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
     genuine = np.diag(scores)
     impostor = scores[~np.eye(n, dtype=bool)]
     other = _other(n, seed)
-    source_flows, orientations = [_flow(image) for image in src], [orientation_field(image)[0] for image in rec]
+    source_flows, orientations = [ridge_flow(image) for image in src], [orientation_field(image)[0] for image in rec]
     rows = []
     for i in range(n):
         prf = minutiae_prf(extract_minutiae(rec[i]), extract_minutiae(src[i]))
@@ -526,31 +490,33 @@ def evaluate_reconstruction(sources: np.ndarray, reconstructions: np.ndarray, ma
                      "minutiae_precision": prf["precision"], "minutiae_recall": prf["recall"],
                      "minutiae_f1": prf["f1"], "n_minutiae_source": prf["tp"] + prf["fn"],
                      "n_minutiae_reconstruction": prf["tp"] + prf["fp"],
-                     "flow_error_deg": _flow_error(source_flows[i], orientations[i]),
-                     "flow_error_other_deg": _flow_error(source_flows[other[i]], orientations[i])})
+                     "flow_error_deg": masked_flow_error(source_flows[i], orientations[i]),
+                     "flow_error_other_deg": masked_flow_error(source_flows[other[i]], orientations[i])})
     table = pd.DataFrame(rows)
     metrics = verification_metrics(genuine, impostor)
     summary = {"n": n, "n_impostor": int(impostor.size), "eer": metrics["eer"],
-               "genuine_mean": float(genuine.mean()), "impostor_mean": float(impostor.mean()),
-               "minutiae_f1": float(table["minutiae_f1"].mean()),
-               "minutiae_f1_ci": bootstrap_ci(table["minutiae_f1"].to_numpy(), seed=seed)}
-    for column in ("flow_error_deg", "flow_error_other_deg"):
-        summary |= {column: float(table[column].mean()), f"{column}_ci": bootstrap_ci(table[column].to_numpy(), seed=seed)}
+               "genuine_mean": float(genuine.mean()), "impostor_mean": float(impostor.mean())}
+
+    def add_mean_ci(column: str, values: np.ndarray) -> None:  # intervals as tuples, as the tables have them
+        mean, ci = mean_ci(values, seed=seed)
+        summary.update({column: mean, f"{column}_ci": tuple(ci)})
+
+    for column in ("minutiae_f1", "flow_error_deg", "flow_error_other_deg"):
+        add_mean_ci(column, table[column].to_numpy())
     if printnet is not None:
         from fpnb.synthesis.printnet import predict_patterns
 
         want, got = predict_patterns(printnet, sources), predict_patterns(printnet, reconstructions)
         table["pattern_source"], table["pattern_reconstruction"] = want, got
         for column, same in (("pattern_agreement", got == want), ("pattern_agreement_other", got == want[other])):
-            summary |= {column: float(same.mean()), f"{column}_ci": bootstrap_ci(same.astype(float), seed=seed)}
+            add_mean_ci(column, same)
     for label in ("1e-3", "1e-4"):
-        if not far_resolved(float(label), impostor.size):  # too few impostor pairs for this FAR
+        found = accepted_at_far(genuine, impostor, float(label))
+        if found is None:  # too few impostor pairs for this FAR
             summary |= {f"threshold_at_far_{label}": None, f"tar_at_far_{label}": None, f"tar_at_far_{label}_ci": None}
             continue
-        threshold = threshold_at_far(impostor, float(label))
-        summary[f"threshold_at_far_{label}"] = threshold
-        summary[f"tar_at_far_{label}"] = float(np.mean(genuine >= threshold))
-        summary[f"tar_at_far_{label}_ci"] = bootstrap_ci((genuine >= threshold).astype(float), seed=seed)
+        summary[f"threshold_at_far_{label}"] = found[0]
+        add_mean_ci(f"tar_at_far_{label}", found[1])
     return table, summary
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 import torch
 from scipy import ndimage
 
 from fpnb import plots
 from fpnb.config import Profile, paths
 from fpnb.data.datasets import NATIVE_SIDE, to_native
+from fpnb.identity.metrics import frechet_distance
 from fpnb.synthesis.sefa import conv_layers
 from fpnb.synthesis.stylegan import Discriminator, Generator
 from fpnb.weights_io import card_path, may_ship, shipped_for
@@ -103,8 +103,9 @@ def train_or_load_generator(profile: Profile, seed: int = 0, retrain: bool = Fal
 
 
 def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metrics: dict,
-                   data_hash: str) -> Path | None:
-    """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights).
+                   data_hash: str, source: str = "trained") -> Path | None:
+    """Write the EMA generator, its training log and model card under weights/ (only for a profile that ships weights,
+    and only a generator trained in this run: ``source`` from ``train_or_load_generator``; a reused one keeps its card).
 
     The discriminator of the run's checkpoint at the same step goes beside it (``DISCRIMINATOR_FILE``), so a
     machine without the run folder can train on from the shipped weights.
@@ -116,7 +117,7 @@ def ship_generator(g_ema: Generator, profile: Profile, log: pd.DataFrame, metric
     from fpnb.weights_io import save_module
 
     path = paths.weights / GENERATOR_FILE
-    if not may_ship(path, profile):
+    if not source.startswith("trained") or not may_ship(path, profile):
         return None
     steps = int(log["step"].max())
     log.to_csv(path.with_suffix(".log.csv"), index=False)
@@ -253,29 +254,6 @@ def ceiling_images(reference: np.ndarray, seed: int = 0) -> dict[str, np.ndarray
     return {"blurred noise": noise.astype(np.float32), "ridge-free": ridge_free.astype(np.float32)}
 
 
-def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """Fréchet distance of Gaussians fitted to two N x D feature sets (the FID formula).
-
-    |μa - μb|² + tr(Σa + Σb - 2 (Σa Σb)^½), with tr (Σa Σb)^½ taken as tr (Σa^½ Σb Σa^½)^½: both
-    matrices are symmetric positive semi-definite, so symmetric eigendecompositions (negative
-    round-off clipped to 0) give them even for singular covariances (N < D), where
-    ``scipy.linalg.sqrtm`` of the non-symmetric product returns complex or NaN entries.
-    """
-    a = np.asarray(feats_a, dtype=np.float64)
-    b = np.asarray(feats_b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise ValueError(f"features: expected two N x D arrays, N >= 2, got {a.shape} and {b.shape}")
-    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    values, vectors = scipy.linalg.eigh(cov_a)
-    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-    middle = root_a @ cov_b @ root_a
-    eigenvalues = scipy.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
-    distance = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
-    return float(max(distance, 0.0))
-
-
 def quality_table(net, real_a: np.ndarray, real_b: np.ndarray, generated: np.ndarray,
                   ceiling: np.ndarray | dict[str, np.ndarray]) -> pd.DataFrame:
     """FID-style distance (PrintNet last-stage features) of each set to ``real_a``: floor, generated, ceiling(s).
@@ -300,7 +278,8 @@ def print_statistics(images: np.ndarray) -> pd.DataFrame:
     """Per print, at the masters' scale: median ridge period (px) and mean coherence in the foreground,
     foreground fraction, MINDTCT endings and bifurcations."""
     from fpnb.identity.fields import foreground_mask, orientation_field, ridge_period
-    from fpnb.identity.matchers import BIFURCATION, ENDING, extract_minutiae
+    from fpnb.identity.matchers import extract_minutiae
+    from fpnb.identity.minutiae import BIFURCATION, ENDING
 
     rows = []
     for image in to_native(images):
@@ -363,24 +342,6 @@ def generation_speed(generator: Generator, n: int = 64, batch: int = 32, truncat
 
 
 # ---- figures of the synthesis notebook -----------------------------------------------------------
-
-def training_curves(log: pd.DataFrame, names: tuple[str, ...] = ("d_loss", "g_loss", "r1", "pl"), window: int = 25):
-    """Logged quantities over steps, one panel each (light: raw; dark: rolling mean); NaN steps skipped."""
-    import matplotlib.pyplot as plt
-
-    from fpnb.plots import quantity_label
-
-    names = [c for c in names if c in log]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        values = log.set_index("step")[name].dropna()
-        ax.plot(values.index, values, color="tab:blue", alpha=0.3, lw=0.8)
-        ax.plot(values.index, values.rolling(max(1, min(window, len(values) // 5)), min_periods=1).mean(),
-                color="tab:blue")
-        ax.set(title=name, xlabel="step", ylabel=quantity_label(name))
-    fig.tight_layout()
-    return fig
-
 
 def style_mix_rows(generator: Generator, seeds_a: list[int], seeds_b: list[int], crossover: int,
                    truncation: float = 0.7) -> list[list[np.ndarray]]:

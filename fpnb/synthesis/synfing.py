@@ -51,7 +51,7 @@ def _scorer(matcher):
     """A matcher object as given, or the worker's cached matcher of that name."""
     if matcher is None or not isinstance(matcher, str):
         return matcher
-    from fpnb.identity.scoring import worker_matcher
+    from fpnb.identity.verification import worker_matcher
 
     return worker_matcher(matcher)
 
@@ -176,7 +176,7 @@ def build_from_shipped(profile, n_identities: int, out_dir: str | Path, seed: in
                        workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> dict:
     """A SynFing-like set from the shipped generator of ``profile`` and the study's own choices:
     the identity-preserving directions and the FAR 0.1 % Bozorth3 threshold that notebook 10 recorded
-    for this generator (``reports/<profile>/metrics/10_editing.json``; directions 0-2 and no match rate
+    for this generator (``reports/<profile>/metrics/08_editing.json``; directions 0-2 and no match rate
     where notebook 10 has not run on it)."""
     from fpnb.config import paths
     from fpnb.synthesis.editing import directions_for, directions_path
@@ -190,7 +190,7 @@ def build_from_shipped(profile, n_identities: int, out_dir: str | Path, seed: in
                                 f"notebook 08 (python tasks.py report --profile {profile.name} --only 08)")
     generator = load_generator(path)
     directions = directions_for(generator, directions_path(profile, f"shipped {path.name}"))
-    metrics = paths.metrics_file(profile, "10_editing")
+    metrics = paths.metrics_file(profile, "08_editing")
     recorded = json.loads(metrics.read_text()) if metrics.exists() else {}
     if recorded.get("generator_digest") != module_digest(generator):
         recorded = {}  # notebook 10's choices were made on another generator
