@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from fpnb.config import paths
+from fpnb.config import paths, save_benchmark
 from fpnb.data.degradations import degrade
 from fpnb.precision import device, resolve
 from fpnb.restoration.service import ServedModel, create_app, default_model, load_shipped_models, serve_in_thread
@@ -131,9 +131,7 @@ def main() -> dict:
         "p95_over_single": p95_ms / single_ms,
         **eager_vs_traced,
     }
-    out = paths.reports / "bench" / "api.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    save_benchmark("api", report)
     return report
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpnb.config import get_profile, paths
+from fpnb.config import get_profile, save_benchmark
 from fpnb.data.datasets import build_restoration_dataset
 from fpnb.data.masters import make_impression, make_master, make_masters
 from fpnb.identity.verification import score_pair_list, worker_matcher
@@ -89,9 +89,7 @@ def main() -> dict:
     report["goals"] = {"pairs_per_s": 50, "speedup_2_workers": 1.8}
     report["load_average_after"] = os.getloadavg()
     report = json.loads(json.dumps(report), parse_float=lambda v: round(float(v), 3))
-    out = paths.reports / "bench" / "data.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    save_benchmark("data", report)
     return report
 
 

@@ -11,7 +11,7 @@ import time
 
 from fpnb.data import masters
 from fpnb.identity import matchers
-from fpnb.config import paths
+from fpnb.config import save_benchmark
 from fpnb.precision import device
 
 
@@ -56,9 +56,7 @@ def main() -> None:
     results = bench(args.prints, args.seed)
     results["machine"] = device()
     results = json.loads(json.dumps(results, default=float), parse_float=lambda v: round(float(v), 3))
-    out = paths.reports / "bench" / "matchers.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    save_benchmark("matchers", results)
     print(json.dumps(results, indent=2, default=float))
 
 

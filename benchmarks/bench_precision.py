@@ -10,7 +10,6 @@ four path-length passes (the regularisation the real run pays).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -20,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fpnb.config import paths  # noqa: E402
+from fpnb.config import save_benchmark  # noqa: E402
 from fpnb.precision import cpu_flags, detect, device  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
@@ -130,12 +129,7 @@ def save_results(name: str, results: dict, merge: bool = False) -> None:
     """Record the load average after the run, write reports/bench/<name>.json (over the sections already
     there with ``merge``) and print it."""
     results["machine"]["load_average_after"] = os.getloadavg()
-    out = paths.reports / "bench" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if merge and out.exists():
-        results = {**json.loads(out.read_text()), **results}
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    print(save_benchmark(name, results, merge).read_text())
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the torch im
 
 import torch  # noqa: E402
 
-from fpnb.config import get_profile, paths  # noqa: E402
+from fpnb.config import get_profile, save_benchmark  # noqa: E402
 from fpnb.synthesis.sampling import sample  # noqa: E402
 from fpnb.precision import device as cpu_device  # noqa: E402
 from fpnb.synthesis.training import train_stylegan  # noqa: E402
@@ -101,9 +101,7 @@ def main() -> None:
             results["training"][f"{name}_channels-{c}_64px_threads-{threads}"] = bench_training(
                 64, c, args.batch, args.train_steps, device)
     results["load_average_after"] = os.getloadavg()
-    out = paths.reports / "bench" / ("stylegan.json" if device.type == "cpu" else f"stylegan-{device.type}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    save_benchmark("stylegan" if device.type == "cpu" else f"stylegan-{device.type}", results)
     print(json.dumps(results, indent=2))
 
 

@@ -213,6 +213,15 @@ def _significant(value, digits: int = 4):
     return float(f"{value:.{digits}g}") if isinstance(value, float) and math.isfinite(value) else value
 
 
+def save_benchmark(name: str, results: dict, merge: bool = False) -> Path:
+    """Write a benchmark's record to ``reports/bench/<name>.json`` (over the sections already there with
+    ``merge``), the file ``python tasks.py bench`` commits."""
+    out = paths.reports / "bench" / f"{name}.json"
+    if merge and out.exists():
+        results = {**json.loads(out.read_text()), **results}
+    return write_text(out, json.dumps(results, indent=2, default=float) + "\n")
+
+
 def load_timings(profile: str | Profile, report_dir: Path | None = None) -> dict[str, dict]:
     """The timings of a profile's build, ``{name: {key: value}}`` (empty before any was saved); from
     ``report_dir`` instead of the profile's report folder when given."""

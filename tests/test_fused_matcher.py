@@ -76,3 +76,13 @@ def test_members_are_weighted_by_separation_and_gated_by_minutiae(monkeypatch, s
     fused.members = {"bozorth3": _Member(50.0, sizes[0]), "fingerprint_recognition": _Member(9.0, sizes[1])}
     image = np.ones((4, 4), np.float32)
     assert fused.score(image, image) == pytest.approx(expected)
+
+
+def test_calibration_is_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    from fpnb.config import Paths
+
+    monkeypatch.setattr(matchers, "paths", Paths(tmp_path))
+    first = matchers.calibrate.__wrapped__(n_identities=2, n_impressions=2)
+    assert len(list((tmp_path / "runs" / "cache").glob("fused-calibration-*.json"))) == 1
+    monkeypatch.setattr(matchers, "get_matcher", lambda name: pytest.fail("scored again instead of reading the cache"))
+    assert matchers.calibrate.__wrapped__(n_identities=2, n_impressions=2) == first

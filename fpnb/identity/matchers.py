@@ -8,14 +8,17 @@ times. Pairs and set verification: ``fpnb.identity.verification``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 
+from fpnb.config import paths
+from fpnb.files import write_text
 from fpnb.identity.fields import normalise
 from fpnb.identity.metrics import separation
 from fpnb.identity.minutiae import BIFURCATION, ENDING, Minutiae
@@ -234,8 +237,18 @@ def calibration_prints(n_identities: int = 12, n_impressions: int = 3) -> tuple[
 @lru_cache(maxsize=4)
 def calibrate(members: tuple[str, ...] = FUSED_MEMBERS, n_identities: int = 12,
               n_impressions: int = 3) -> dict[str, MemberCalibration]:
-    """Each member's calibration on ``calibration_prints`` (every cross-identity pair an impostor); once per process."""
+    """Each member's calibration on ``calibration_prints`` (every cross-identity pair an impostor); once per
+    process, and kept under ``runs/cache/`` for the next one, keyed by the prints' bytes, the members and
+    the matcher libraries' versions (a change to any computes it again)."""
+    from importlib.metadata import version
+
     images, labels = calibration_prints(n_identities, n_impressions)
+    key = hashlib.sha256(json.dumps([members, version("nbis-py"), version("fingerprint-recognition")]).encode())
+    for image in images:
+        key.update(image_key(image).encode())
+    cache = paths.runs / "cache" / f"fused-calibration-{key.hexdigest()[:16]}.json"
+    if cache.exists():
+        return {name: MemberCalibration(**values) for name, values in json.loads(cache.read_text()).items()}
     i, j = np.triu_indices(len(images), 1)
     same = labels[i] == labels[j]
     result = {}
@@ -244,6 +257,7 @@ def calibrate(members: tuple[str, ...] = FUSED_MEMBERS, n_identities: int = 12,
         impostor = scores[~same]
         result[name] = MemberCalibration(float(impostor.mean()), float(max(impostor.std(), 1e-6)),
                                          separation(scores[same], impostor))
+    write_text(cache, json.dumps({name: asdict(c) for name, c in result.items()}, indent=1) + "\n")
     return result
 
 
