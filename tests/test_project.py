@@ -1,5 +1,6 @@
 """House rules of the project: environment files agree, notebooks are clean, the report fails loudly."""
 import json
+import os
 import re
 
 import nbformat
@@ -109,6 +110,7 @@ def _logged_run(run: NotebookRun, log_dir) -> float:
         raise NotebookFailed(f"{run.source.name} failed in cell 1 (ValueError: boom)")
     time.sleep(0.3)
     (log_dir / run.stem).write_text(f"{start} {time.monotonic()}")
+    (log_dir / f"{run.stem}.cores").write_text(" ".join(map(str, sorted(os.sched_getaffinity(0)))))
     return 0.3
 
 
@@ -131,6 +133,10 @@ def test_parallel_report_starts_each_notebook_after_the_ones_it_reads(tmp_path):
         assert spans[late][0] >= spans[early][1], f"{late} started before {early} ended"
     for stem, (start, end) in spans.items():  # never more than two at once
         assert sum(s <= start < e for s, e in spans.values()) <= 2, stem
+    cores = os.sched_getaffinity(0)
+    shares = {(tmp_path / f"{stem}.cores").read_text() for stem in seconds}
+    if len(cores) >= 2:  # each worker pinned to its own half of the cores
+        assert len(shares) == 2 and all(len(share.split()) == len(cores) // 2 for share in shares), shares
 
 
 def test_parallel_report_starts_the_longest_ready_notebook_first(tmp_path):

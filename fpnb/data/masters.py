@@ -344,7 +344,7 @@ def make_masters(seeds: Iterable[int], height: int = 400, width: int = 275,
     _check_size(height, width)
     if workers is not None and workers < 1:
         raise ValueError(f"workers: must be >= 1, got {workers}")
-    workers = min(workers or os.cpu_count() or 1, len(seeds))
+    workers = min(workers or len(os.sched_getaffinity(0)), len(seeds))
     jobs = [(s, height, width) for s in seeds]
     if workers < 2 or len(seeds) < 8:
         return [make_master(*job) for job in jobs]
