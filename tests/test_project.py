@@ -133,10 +133,12 @@ def test_parallel_report_starts_each_notebook_after_the_ones_it_reads(tmp_path):
         assert spans[late][0] >= spans[early][1], f"{late} started before {early} ended"
     for stem, (start, end) in spans.items():  # never more than two at once
         assert sum(s <= start < e for s, e in spans.values()) <= 2, stem
+    assert spans["01_data"][0] >= spans["00_env"][1], "the data notebook runs alone"
     cores = os.sched_getaffinity(0)
-    shares = {(tmp_path / f"{stem}.cores").read_text() for stem in seconds}
-    if len(cores) >= 2:  # each worker pinned to its own half of the cores
-        assert len(shares) == 2 and all(len(share.split()) == len(cores) // 2 for share in shares), shares
+    shares = {stem: (tmp_path / f"{stem}.cores").read_text() for stem in seconds}
+    assert shares.pop("01_data") == " ".join(map(str, sorted(cores))), "the data notebook has every core"
+    if len(cores) >= 2:  # every other run pinned to its own half of the cores
+        assert len(set(shares.values())) == 2 and all(len(s.split()) == len(cores) // 2 for s in shares.values())
 
 
 def test_parallel_report_starts_the_longest_ready_notebook_first(tmp_path):

@@ -79,9 +79,10 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
 
     Among the runs ready to start, those that took longest last time (``longest``: seconds by stem, e.g. the
     last build's ``wall_seconds.json``) go first, so a long chain starts early; list order otherwise.
-    Side by side, each of the ``jobs`` worker processes (and the kernels it starts) is pinned to its own share
-    of the cores (``_pin_to_share``), so that torch, TensorFlow and Dask size their threads to it instead of
-    each taking every core: two 2-thread notebooks on 2 cores ran 3.7x slower than one.
+    Side by side, each run (and the kernel it starts) is pinned to its own share of the cores (``_pinned``), so
+    that torch, TensorFlow and Dask size their threads to it instead of each taking every core: two 2-thread
+    notebooks on 2 cores ran 3.7x slower than one. The data notebook, which every later one reads, runs alone
+    on every core.
 
     A failure stops new starts, lets the running notebooks finish and raises it.
     """
@@ -102,22 +103,27 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
         return done
     last = longest or {}
     pending, running = sorted(runs, key=lambda run: -last.get(run.stem, 0.0)), {}
-    context = get_context("spawn")
-    shares = context.Queue()
     cores = sorted(os.sched_getaffinity(0))
-    for k in range(jobs):
-        shares.put(cores[k::jobs] or cores)  # more jobs than cores: some share one
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_pin_to_share, initargs=(shares,)) as pool:
+    free = [tuple(cores[k::jobs] or cores) for k in range(jobs)]  # more jobs than cores: some share one
+    held: dict = {}  # future -> the shares its run holds
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         while pending or running:
-            for run in [r for r in pending if needs[r.stem] <= done.keys()][:jobs - len(running)]:
+            for run in [r for r in pending if needs[r.stem] <= done.keys()]:
+                alone = run.source.name.startswith(DATA_NOTEBOOK)
+                if not free or alone and len(free) < jobs:
+                    break  # no share free, or the data notebook waits for every core
+                shares = free[:] if alone else [free[0]]
+                del free[:len(shares)]
                 pending.remove(run)
                 on_start(run)
-                running[pool.submit(execute_one, run)] = run
+                future = pool.submit(_pinned, execute_one, run, sorted({c for share in shares for c in share}))
+                running[future], held[future] = run, shares
             if not running:
                 raise ValueError(f"prerequisites never met: {[run.stem for run in pending]}")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 run = running.pop(future)
+                free.extend(held.pop(future))
                 try:
                     done[run.stem] = future.result()
                 except BaseException:
@@ -127,9 +133,10 @@ def run_all(runs: list[NotebookRun], execute_one: Callable[[NotebookRun], float]
     return done
 
 
-def _pin_to_share(shares) -> None:
-    """Pin this worker process, and the kernels it will start, to the next share of cores in ``shares``."""
-    os.sched_setaffinity(0, shares.get())
+def _pinned(execute_one: Callable[[NotebookRun], float], run: NotebookRun, cores: list[int]) -> float:
+    """``execute_one(run)`` in this worker process pinned to ``cores`` (the kernel it starts inherits them)."""
+    os.sched_setaffinity(0, cores)
+    return execute_one(run)
 
 
 def execute(run: NotebookRun, profile: str, out_dir: Path, retrain: bool = False,
