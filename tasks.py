@@ -109,11 +109,12 @@ def test(c, k="", notebooks=True):
     "start": "resume the rebuild from the notebook whose name starts with this",
     "retrain": "train even where matching shipped weights exist",
     "jobs": "notebooks run side by side, each once the notebooks it reads have finished, the longest of the "
-            "last build first (default: one per core)",
+            "last build first, each pinned to its share of the cores (default 1: every notebook gets every core; "
+            "the full build is no faster side by side, the smoke build is)",
     "param": "name=value, a parameter for the notebooks that declare it (repeatable), e.g. gan_steps=3900",
     "check": "then compare the rebuilt metrics and tables with the committed ones, as check-report does",
 }, iterable=["param"])
-def report(c, profile=None, only=None, start=None, retrain=False, jobs=0, param=None, check=False):
+def report(c, profile=None, only=None, start=None, retrain=False, jobs=1, param=None, check=False):
     """Run the numbered notebooks with papermill and build reports/<profile>/index.html.
 
     The profile names the real prints notebooks 02 and 05 read (full: pyfnprint, fetched here once when
@@ -173,7 +174,7 @@ def report(c, profile=None, only=None, start=None, retrain=False, jobs=0, param=
 
     try:
         run_all(runs, functools.partial(execute, profile=profile, out_dir=out_dir, retrain=retrain,
-                                  settings=settings), int(jobs) or len(os.sched_getaffinity(0)),
+                                  settings=settings), int(jobs),
                 on_start=lambda run: print(f"report[{profile}]: {run.stem}", flush=True), on_done=finished,
                 longest=last_build)
     except NotebookFailed as err:

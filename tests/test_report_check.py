@@ -84,6 +84,7 @@ def test_check_report_compares_the_work_tree_with_the_commit_and_notes_a_fallbac
     (report / "tables" / "05_comparison.csv").write_text(TABLE)
     (report / "tables" / "05_old.csv").write_text(TABLE.replace("pyfnprint", "other"))
     (report / "timings.json").write_text(json.dumps({"x": {"ms_per_image": 10}}))
+    (report / "tables" / "unet_mse.csv").write_text("name,ssim\na,0.5\nb,0.6\n")  # per image
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "report"], check=True)
@@ -91,7 +92,10 @@ def test_check_report_compares_the_work_tree_with_the_commit_and_notes_a_fallbac
     (report / "metrics" / "00_environment.json").write_text(json.dumps({"git_commit": "b" * 40}))  # not compared
     (report / "timings.json").write_text(json.dumps({"x": {"ms_per_image": 99}}))  # not compared
     (report / "metrics" / "02_identity.json").write_text(json.dumps(_rebuilt(minutiae_f1=0.8431)))
-    assert check_report(report).ok
+    (report / "tables" / "unet_mse.csv").write_text("name,ssim\na,0.5\nb,0.7\n")  # one image moved: not a finding
+    check = check_report(report)
+    assert check.ok and check.per_item == ["tables/unet_mse.csv"]
+    assert "1 per-item tables on both sides, not compared cell by cell" in format_check(check)
     subprocess.run([*git, "mv", "reports/full/tables/05_old.csv", "reports/full/tables/05_new.csv"], check=True)
     check = check_report(report)
     assert check.ok and "tables/05_new.csv (was tables/05_old.csv)" in check.compared  # renumbered notebooks
