@@ -42,13 +42,13 @@ STAGES = (
           ("01-degradations*.png", "01-impressions*.png")),
     Stage("02", "Identity toolbox", "Do the matchers tell fingers apart on these prints?",
           ("02-det*.png", "02-score-histograms*.png")),
-    Stage("07", "Restoration", "Which model turns a degraded print back into its clean print, pixels and identity?",
+    Stage("05", "Restoration", "Which model turns a degraded print back into its clean print, pixels and identity?",
           ("05-comparison*.png", "05-grid*.png")),
-    Stage("08", "Synthesis", "Does the StyleGAN2 generate prints close to the masters and as distinct as fingers?",
+    Stage("06", "Synthesis", "Does the StyleGAN2 generate prints close to the masters and as distinct as fingers?",
           ("06-samples*.png",)),
-    Stage("09", "Reconstruction", "Can a print be rebuilt from its minutiae through the generator's latent space?",
+    Stage("07", "Reconstruction", "Can a print be rebuilt from its minutiae through the generator's latent space?",
           ("07-examples*.png",)),
-    Stage("10", "Editing", "Which SeFa directions change a print's appearance and keep its identity?",
+    Stage("08", "Editing", "Which SeFa directions change a print's appearance and keep its identity?",
           ("08-edit-grid*.png",)),
 )
 
